@@ -1,0 +1,147 @@
+"""The build: read → parse → structure → images → layout → render → atomic write."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from deckgen.errors import DeckgenError, Diagnostics
+from deckgen.images import prepare_images
+from deckgen.layout import Overflow, PlacedSlide, layout_deck
+from deckgen.measure import measurer_for
+from deckgen.model import Deck
+from deckgen.parse import parse_document, read_source
+from deckgen.render import render_deck
+from deckgen.structure import build_deck
+from deckgen.theme import Theme, load_theme
+
+DEFAULT_THEME = "default"
+#: The date written into the deck when neither SOURCE_DATE_EPOCH nor the front matter
+#: gives one, so that two builds of the same notes are byte-identical.
+FALLBACK_DATE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """What to build and how."""
+
+    source: Path
+    output: Path | None = None
+    theme: str | None = None
+    resource_paths: tuple[Path, ...] = (Path("."),)
+    overflow: Overflow = Overflow.NOTES
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a build decides before it writes: the deck, its theme and its slides."""
+
+    deck: Deck
+    theme: Theme
+    slides: list[PlacedSlide]
+    output: Path
+
+
+def output_path(options: BuildOptions) -> Path:
+    """Where the deck goes: the option, else the source with .pptx beside it."""
+    output = options.output or options.source.with_suffix(".pptx")
+    if output.suffix.lower() != ".pptx":
+        raise DeckgenError("the output must be a .pptx file", output)
+    if output.resolve() == options.source.resolve():
+        raise DeckgenError("the output would overwrite the source; choose another -o path",
+                           output)
+    return output
+
+
+def plan_build(options: BuildOptions, diagnostics: Diagnostics) -> Plan:
+    """Read, parse and lay out a deck without writing anything."""
+    output = output_path(options)
+    text = read_source(options.source)
+    document = parse_document(options.source, text, diagnostics)
+    deck = build_deck(document, diagnostics)
+    theme = load_theme(options.theme or deck.meta.theme or DEFAULT_THEME, diagnostics)
+    measurer = measurer_for({role: (face.latin, face.east_asian)
+                             for role, face in theme.fonts.items()})
+    for missing in measurer.missing_fonts():
+        diagnostics.warn(f"no font file to measure {missing} text with; using estimates "
+                         "(install fonts-noto-cjk and fonts-liberation2)")
+    images = prepare_images((image for slide in deck.slides for image in slide.images),
+                            options.source, options.resource_paths, diagnostics)
+    slides = layout_deck(deck, theme, measurer, images, options.overflow, diagnostics)
+    return Plan(deck, theme, slides, output)
+
+
+def build(options: BuildOptions, diagnostics: Diagnostics) -> Plan:
+    """Build the deck and write it atomically; returns what was built."""
+    plan = plan_build(options, diagnostics)
+    data = render_deck(plan.slides, plan.theme, plan.deck.meta, build_timestamp(plan.deck))
+    write_atomically(plan.output, data)
+    return plan
+
+
+def build_timestamp(deck: Deck) -> datetime:
+    """The time written into the deck: SOURCE_DATE_EPOCH, else the front matter's date,
+    else a fixed date; never the clock, so rebuilds are byte-identical."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch:
+        try:
+            return datetime.fromtimestamp(int(epoch), tz=UTC)
+        except (ValueError, OverflowError, OSError) as exc:
+            raise DeckgenError(f"SOURCE_DATE_EPOCH={epoch!r} is not a Unix time in "
+                               "seconds") from exc
+    try:
+        return datetime.fromisoformat(deck.meta.date).replace(tzinfo=UTC)
+    except ValueError:
+        return FALLBACK_DATE
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write a file whole or not at all: a temporary file beside it, then a rename."""
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise DeckgenError("the output folder does not exist; create it or choose another "
+                           "-o path", directory)
+    _remove_stale_temporaries(path)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                             dir=directory)
+    except OSError as exc:
+        raise DeckgenError(f"cannot write in the output folder ({exc.strerror})",
+                           directory) from exc
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except OSError as exc:
+        _unlink_quietly(Path(temporary))
+        raise DeckgenError(f"cannot write the deck ({exc.strerror}); the previous deck, if "
+                           "any, is untouched", path) from exc
+    except BaseException:
+        _unlink_quietly(Path(temporary))
+        raise
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Temporary files a killed build left beside the output."""
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        _unlink_quietly(stale)
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def default_resource_paths(extra: Sequence[Path] | None) -> tuple[Path, ...]:
+    """The folders images are looked up in after the note's own folder."""
+    return tuple(extra) if extra else (Path("."),)

@@ -1,0 +1,865 @@
+"""Slides to geometry: boxes in EMU, text sized by measurement, overflow policy applied."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from enum import Enum
+
+from deckgen.errors import Diagnostics
+from deckgen.images import PreparedImage
+from deckgen.measure import Measurer
+from deckgen.model import (
+    Callout,
+    Code,
+    Deck,
+    Image,
+    Inline,
+    Notes,
+    Paragraph,
+    Point,
+    Points,
+    Slide,
+    SlideBlock,
+    SlideKind,
+    Span,
+    Table,
+    plain_text,
+)
+from deckgen.theme import Theme
+
+EMU_PER_PT = 12700
+EMU_PER_INCH = 914400
+EMU_PER_PX = 9525
+#: The reading width of rendered Markdown that <img width=> hints are relative to.
+READING_WIDTH_PX = 800
+#: A picture is never shown larger than this many times its size at 96 dpi.
+MAX_UPSCALE = 2.0
+BLOCK_GAP = round(0.16 * EMU_PER_INCH)
+TEXT_INSET = round(0.06 * EMU_PER_INCH)
+CALLOUT_BAR = round(0.07 * EMU_PER_INCH)
+CALLOUT_PAD = round(0.16 * EMU_PER_INCH)
+LEVEL_INDENT = round(0.32 * EMU_PER_INCH)
+CODE_WRAP_MARK = "↪ "
+
+
+class Overflow(Enum):
+    """What to do with slide text that does not fit at the theme's minimum size."""
+
+    NOTES = "notes"
+    CONTINUE = "continue"
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle in EMU."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @property
+    def bottom(self) -> int:
+        return self.y + self.h
+
+    @property
+    def right(self) -> int:
+        return self.x + self.w
+
+
+@dataclass(frozen=True)
+class PlacedParagraph:
+    """A paragraph ready to draw: its runs, size, colour and spacing (sizes in points)."""
+
+    spans: Inline
+    size: float
+    color: str
+    role: str = "body"
+    bold: bool = False
+    italic: bool = False
+    align: str = "left"
+    marker: str = ""
+    margin_left: int = 0
+    hanging: int = 0
+    space_before: float = 0.0
+    line_spacing: float = 0.0
+
+
+@dataclass(frozen=True)
+class TextShape:
+    """A text box (or a filled shape with text)."""
+
+    name: str
+    box: Box
+    paragraphs: tuple[PlacedParagraph, ...]
+    insets: tuple[int, int, int, int] = (TEXT_INSET, TEXT_INSET, TEXT_INSET, TEXT_INSET)
+    anchor: str = "top"
+    fill: str | None = None
+    border: str | None = None
+    dashed: bool = False
+    geometry: str = "rect"
+    is_title: bool = False
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class PictureShape:
+    """A picture, placed at its aspect ratio."""
+
+    name: str
+    box: Box
+    image: PreparedImage
+
+
+@dataclass(frozen=True)
+class FillShape:
+    """A filled shape without text: a bar, a band or a timeline marker."""
+
+    name: str
+    box: Box
+    fill: str
+    geometry: str = "rect"
+    border: str | None = None
+
+
+@dataclass(frozen=True)
+class LineShape:
+    """A straight line, optionally ending in an arrow."""
+
+    name: str
+    x1: int
+    y1: int
+    x2: int
+    y2: int
+    color: str
+    width_pt: float
+    arrow: bool = False
+
+
+@dataclass(frozen=True)
+class TableShape:
+    """A native table: column widths, row heights and each cell's paragraphs."""
+
+    name: str
+    box: Box
+    columns: tuple[int, ...]
+    rows: tuple[int, ...]
+    cells: tuple[tuple[tuple[PlacedParagraph, ...], ...], ...]
+    header_fill: str
+    band_fill: str
+    border: str
+    cell_insets: int
+
+
+Shape = TextShape | PictureShape | FillShape | LineShape | TableShape
+
+
+@dataclass(frozen=True)
+class PlacedSlide:
+    """A slide with every shape positioned: what the renderer draws."""
+
+    kind: SlideKind
+    title: str
+    line: int
+    shapes: tuple[Shape, ...]
+    notes: Notes
+    background: str
+
+
+@dataclass
+class _Fit:
+    """The outcome of filling a column: blocks placed with their heights, and the rest."""
+
+    size: float
+    placed: list[tuple[SlideBlock, int]] = field(default_factory=list)
+    rest: list[SlideBlock] = field(default_factory=list)
+
+
+class DeckLayout:
+    """Lays out the slides of a deck with one theme and one overflow policy."""
+
+    def __init__(self, theme: Theme, measurer: Measurer, images: dict[Image, PreparedImage],
+                 overflow: Overflow, diagnostics: Diagnostics, deck: Deck) -> None:
+        self.theme = theme
+        self.measurer = measurer
+        self.images = images
+        self.overflow = overflow
+        self.diagnostics = diagnostics
+        self.deck = deck
+        grid = theme.grid
+        self.content = Box(grid.margin_left, grid.margin_top,
+                           theme.slide_width - grid.margin_left - grid.margin_right,
+                           theme.slide_height - grid.margin_top - grid.margin_bottom)
+        self.footer_top = self.content.bottom - grid.footer_height
+
+    # --- the deck ----------------------------------------------------------------------
+
+    def slides(self) -> list[PlacedSlide]:
+        """Every slide of the deck, continuation slides included, numbered in order."""
+        placed: list[PlacedSlide] = []
+        for slide in self.deck.slides:
+            placed.extend(self.slide(slide))
+        return [self._with_footer(slide, number) for number, slide
+                in enumerate(placed, start=1)]
+
+    def slide(self, slide: Slide) -> list[PlacedSlide]:
+        """One model slide as one or more placed slides."""
+        if slide.kind is SlideKind.TITLE:
+            return [self.title_slide(slide)]
+        if slide.kind is SlideKind.SECTION:
+            return [self.section_slide(slide)]
+        if slide.kind is SlideKind.TIMELINE:
+            return [self.timeline_slide(slide)]
+        return self.content_slides(slide)
+
+    def _placed(self, slide: Slide, shapes: list[Shape], title: str | None = None,
+                notes: Notes | None = None) -> PlacedSlide:
+        return PlacedSlide(slide.kind, title or slide.title, slide.line, tuple(shapes),
+                           notes if notes is not None else slide.notes,
+                           self.theme.color("background"))
+
+    # --- text helpers ------------------------------------------------------------------
+
+    def _measure_spans(self, spans: Sequence[Span]) -> list[Span]:
+        """Spans as they are measured: inline code in its theme style."""
+        theme = self.theme
+        if theme.inline_code_monospace:
+            return list(spans)
+        return [Span(s.text, s.bold or (s.code and theme.inline_code_bold), s.italic)
+                if s.code else s for s in spans]
+
+    def lines(self, spans: Sequence[Span], role: str, size: float, width: int,
+              bold: bool = False) -> int:
+        """How many lines spans take at a size in a width (EMU)."""
+        code_role = "code" if self.theme.inline_code_monospace else None
+        return self.measurer.line_count(self._measure_spans(spans), role, size,
+                                        width / EMU_PER_PT, code_role=code_role, bold=bold)
+
+    def line_height(self, size: float) -> float:
+        """The exact line pitch in points for a type size."""
+        return size * self.theme.sizes.line_spacing
+
+    def text_height(self, paragraphs: Sequence[tuple[Inline, int, float, str, bool]],
+                    width: int, insets: tuple[int, int, int, int]) -> int:
+        """The height in EMU of paragraphs (spans, left margin, size, role, bold) in a box of
+        `width` with insets; the first paragraph has no space before."""
+        inner = width - insets[0] - insets[2]
+        total = 0.0
+        for index, (spans, margin, size, role, bold) in enumerate(paragraphs):
+            count = self.lines(spans, role, size, inner - margin, bold)
+            total += count * self.line_height(size)
+            if index:
+                total += size * self.theme.sizes.paragraph_spacing
+        return math.ceil(total * EMU_PER_PT) + insets[1] + insets[3]
+
+    # --- title, section and footer -------------------------------------------------------
+
+    def title_shapes(self, title: str, kicker: str, width: int) -> tuple[list[Shape], int, str]:
+        """The kicker and title boxes, the y below them, and the title actually shown."""
+        theme, sizes = self.theme, self.theme.sizes
+        shapes: list[Shape] = []
+        y = self.content.y
+        if kicker:
+            kicker_h = self.text_height([((Span(kicker),), 0, sizes.kicker, "body", True)],
+                                        width, (0, 0, 0, 0))
+            shapes.append(TextShape("Kicker", Box(self.content.x, y, width, kicker_h),
+                                    (PlacedParagraph((Span(kicker),), sizes.kicker,
+                                                     theme.color("accent"), "body", True,
+                                                     line_spacing=self.line_height(
+                                                         sizes.kicker)),),
+                                    insets=(0, 0, 0, 0)))
+            y += kicker_h
+        shown, size, lines = self.fit_title(title, width - 2 * TEXT_INSET)
+        band_bottom = self.content.y + theme.grid.title_height
+        height = max(band_bottom - y, math.ceil(lines * self.line_height(size) * EMU_PER_PT)
+                     + 2 * TEXT_INSET)
+        paragraph = PlacedParagraph((Span(shown),), size, theme.color("text"), "heading", True,
+                                    line_spacing=self.line_height(size))
+        shapes.append(TextShape("Title", Box(self.content.x, y, width, height), (paragraph,),
+                                anchor="bottom", is_title=True))
+        rule_y = y + height + round(0.04 * EMU_PER_INCH)
+        shapes.append(FillShape("Title rule", Box(self.content.x, rule_y,
+                                                  round(1.1 * EMU_PER_INCH),
+                                                  round(0.05 * EMU_PER_INCH)),
+                                theme.color("accent")))
+        return shapes, rule_y + round(0.05 * EMU_PER_INCH), shown
+
+    def fit_title(self, title: str, width: int) -> tuple[str, float, int]:
+        """The title text, size and line count: shrink to the minimum on one line, else wrap
+        to two lines, else shorten with an ellipsis."""
+        sizes = self.theme.sizes
+        spans = (Span(title),)
+        size = sizes.title
+        while size >= sizes.title_min:
+            if self.lines(spans, "heading", size, width, bold=True) == 1:
+                return title, size, 1
+            size -= 1
+        size = sizes.title_min
+        if self.lines(spans, "heading", size, width, bold=True) <= 2:
+            return title, size, 2
+        words = title.split()
+        while len(words) > 1:
+            words.pop()
+            shorter = " ".join(words) + " …"
+            if self.lines((Span(shorter),), "heading", size, width, bold=True) <= 2:
+                return shorter, size, 2
+        return title[: max(1, len(title) // 3)] + "…", size, 2
+
+    def _with_footer(self, slide: PlacedSlide, number: int) -> PlacedSlide:
+        theme = self.theme
+        if slide.kind is SlideKind.TITLE or theme.grid.footer_height <= 0:
+            return slide
+        size = theme.sizes.footer
+        box_h = theme.grid.footer_height
+        shapes: list[Shape] = []
+        muted = theme.color("muted")
+        para = PlacedParagraph
+        if theme.footer_title:
+            shapes.append(TextShape("Footer", Box(self.content.x, self.footer_top,
+                                                  round(self.content.w * 0.45), box_h),
+                                    (para((Span(self.deck.meta.title),), size, muted,
+                                          line_spacing=self.line_height(size)),),
+                                    insets=(0, 0, 0, 0), anchor="bottom"))
+        if theme.footer_number:
+            width = round(1.0 * EMU_PER_INCH)
+            shapes.append(TextShape("Slide number", Box(self.content.right - width,
+                                                        self.footer_top, width, box_h),
+                                    (para((Span(str(number)),), size, muted, align="right",
+                                          line_spacing=self.line_height(size)),),
+                                    insets=(0, 0, 0, 0), anchor="bottom"))
+        return replace(slide, shapes=(*slide.shapes, *shapes))
+
+    def title_slide(self, slide: Slide) -> PlacedSlide:
+        """Title, subtitle and byline on a coloured band."""
+        theme, sizes = self.theme, self.theme.sizes
+        width = round(self.content.w * 0.86)
+        x = self.content.x + round(0.35 * EMU_PER_INCH)
+        shapes: list[Shape] = [
+            FillShape("Title band", Box(0, 0, theme.slide_width, theme.slide_height),
+                      theme.color("title_fill")),
+            FillShape("Accent bar", Box(0, 0, round(0.28 * EMU_PER_INCH), theme.slide_height),
+                      theme.color("accent")),
+        ]
+        text_color = theme.color("title_text")
+        size = sizes.title_slide
+        title_spans = (Span(slide.title),)
+        while size > sizes.title_min and self.lines(title_spans, "heading", size,
+                                                    width - 2 * TEXT_INSET, True) > 2:
+            size -= 2
+        blocks: list[tuple[str, Inline, float, bool, str]] = [
+            ("Title", title_spans, size, True, text_color)]
+        if slide.subtitle:
+            blocks.append(("Subtitle", (Span(slide.subtitle),), sizes.subtitle, False,
+                           text_color))
+        if slide.byline:
+            blocks.append(("Byline", (Span(slide.byline),), max(sizes.body_min, 18), False,
+                           text_color))
+        heights = [self.text_height([(spans, 0, s, "heading" if bold else "body", bold)],
+                                    width, (TEXT_INSET,) * 4) for _, spans, s, bold, _ in blocks]
+        gap = round(0.22 * EMU_PER_INCH)
+        total = sum(heights) + gap * (len(blocks) - 1)
+        y = max(self.content.y, (theme.slide_height - total) // 2)
+        for (name, spans, s, bold, color), height in zip(blocks, heights, strict=True):
+            paragraph = PlacedParagraph(spans, s, color, "heading" if bold else "body", bold,
+                                        line_spacing=self.line_height(s))
+            shapes.append(TextShape(name, Box(x, y, width, height), (paragraph,),
+                                    is_title=name == "Title"))
+            y += height + gap
+            if name == "Title":
+                shapes.append(FillShape("Title rule", Box(x + TEXT_INSET, y - gap // 2 - 20000,
+                                                          round(1.4 * EMU_PER_INCH), 40000),
+                                        theme.color("accent")))
+        return self._placed(slide, shapes, notes=slide.notes)
+
+    def section_slide(self, slide: Slide) -> PlacedSlide:
+        """A divider: the section title large, in the middle."""
+        theme = self.theme
+        width = self.content.w
+        shown, size, lines = self.fit_title(slide.title, width - 2 * TEXT_INSET)
+        size = max(size, min(theme.sizes.title * 1.2, theme.sizes.title_slide)) \
+            if lines == 1 and self.lines((Span(shown),), "heading", theme.sizes.title * 1.2,
+                                         width - 2 * TEXT_INSET, True) == 1 else size
+        height = math.ceil(lines * self.line_height(size) * EMU_PER_PT) + 2 * TEXT_INSET
+        y = (theme.slide_height - height) // 2
+        shapes: list[Shape] = [
+            FillShape("Section bar", Box(self.content.x, y - round(0.25 * EMU_PER_INCH),
+                                         round(1.1 * EMU_PER_INCH), round(0.07 * EMU_PER_INCH)),
+                      theme.color("accent")),
+            TextShape("Title", Box(self.content.x, y, width, height),
+                      (PlacedParagraph((Span(shown),), size, theme.color("text"), "heading",
+                                       True, line_spacing=self.line_height(size)),),
+                      is_title=True)]
+        return self._placed(slide, shapes)
+
+    # --- content slides ------------------------------------------------------------------
+
+    def content_slides(self, slide: Slide) -> list[PlacedSlide]:
+        """A content, era or references slide, continued or trimmed to fit."""
+        title_shapes, body_top, shown_title = self.title_shapes(slide.title, slide.kicker,
+                                                                 self.content.w)
+        notes = slide.notes
+        if shown_title != slide.title:
+            notes = Notes((Paragraph((Span(slide.title, bold=True),), slide.line),
+                           *notes.blocks))
+        body = Box(self.content.x, body_top + round(0.2 * EMU_PER_INCH), self.content.w,
+                   self.footer_top - round(0.12 * EMU_PER_INCH) - body_top
+                   - round(0.2 * EMU_PER_INCH))
+        pictures = [self.images[image] for image in slide.images if image in self.images]
+        text_box, picture_box = self.split_body(body, list(slide.body), pictures)
+        shapes: list[Shape] = [*title_shapes]
+        if picture_box is not None:
+            shapes.extend(self.picture_grid(pictures, picture_box))
+        fit = self.fit_column(list(slide.body), text_box)
+        shapes.extend(self.column_shapes(fit, text_box))
+        parts = [(shapes, fit)]
+        rest = fit.rest
+        if rest and self.overflow is Overflow.CONTINUE:
+            while rest:
+                cont_title, _, _ = self.title_shapes(slide.title, slide.kicker,
+                                                            self.content.w)
+                cont_box = Box(body.x, body.y, body.w, body.h)
+                cont_fit = self.fit_column(rest, cont_box)
+                if not cont_fit.placed:
+                    break
+                parts.append(([*cont_title, *self.column_shapes(cont_fit, cont_box)],
+                              cont_fit))
+                rest = cont_fit.rest
+        if rest:
+            self._report_moved(slide, rest)
+        total = len(parts)
+        placed = []
+        for index, (part_shapes, _) in enumerate(parts, start=1):
+            title = slide.title if total == 1 else f"{slide.title} ({index}/{total})"
+            if total > 1:
+                part_shapes = [self._retitled(shape, title) for shape in part_shapes]
+            placed.append(self._placed(slide, part_shapes, title=title, notes=notes))
+        return placed
+
+    def _retitled(self, shape: Shape, title: str) -> Shape:
+        if isinstance(shape, TextShape) and shape.is_title:
+            shown, size, _ = self.fit_title(title, shape.box.w - 2 * TEXT_INSET)
+            paragraph = replace(shape.paragraphs[0], spans=(Span(shown),), size=size,
+                                line_spacing=self.line_height(size))
+            return replace(shape, paragraphs=(paragraph,))
+        return shape
+
+    def _report_moved(self, slide: Slide, rest: list[SlideBlock]) -> None:
+        count = sum(len(block.items) if isinstance(block, Points | Callout) else 1
+                    for block in rest)
+        first = rest[0]
+        preview = _block_preview(first)
+        how = ("did not fit at the minimum size even on continuation slides"
+               if self.overflow is Overflow.CONTINUE else "did not fit at the minimum size")
+        self.diagnostics.warn(
+            f"slide '{slide.title}': {count} item(s) {how} and are only in the speaker notes, "
+            f"from \"{preview}\" on (use --overflow continue to keep them on slides)",
+            self.deck.source, first.line)
+
+    def split_body(self, body: Box, blocks: list[SlideBlock],
+                   pictures: list[PreparedImage]) -> tuple[Box, Box | None]:
+        """The text column and the picture area of a slide body."""
+        if not pictures:
+            return body, None
+        if not blocks:
+            return Box(body.x, body.y, 0, body.h), body
+        gutter = self.theme.grid.gutter
+        if len(pictures) == 1:
+            picture = pictures[0]
+            wanted = self.requested_width(picture, body.w)
+            share = min(0.58, max(0.4, wanted / body.w))
+        else:
+            share = 0.56
+        picture_w = round(body.w * share)
+        text_w = body.w - picture_w - gutter
+        return (Box(body.x, body.y, text_w, body.h),
+                Box(body.x + text_w + gutter, body.y, picture_w, body.h))
+
+    def requested_width(self, picture: PreparedImage, reference_width: int) -> int:
+        """The width a picture asks for: its width hint relative to the Markdown reading
+        width, else its own size at 96 dpi, never more than twice its pixels."""
+        native = picture.width_px * EMU_PER_PX if picture.ok else reference_width
+        hint_w, hint_h = picture.ref.width_px, picture.ref.height_px
+        if hint_w:
+            wanted = hint_w / READING_WIDTH_PX * reference_width
+        elif hint_h and picture.ok:
+            wanted = hint_h * picture.aspect / READING_WIDTH_PX * reference_width
+        else:
+            wanted = native
+        if picture.ok:
+            wanted = min(wanted, native * MAX_UPSCALE)
+        return round(wanted)
+
+    def picture_grid(self, pictures: list[PreparedImage], area: Box) -> list[Shape]:
+        """Pictures in one column (1-2) or a grid, each fitted to its cell at its aspect."""
+        count = len(pictures)
+        if count == 1:
+            columns = 1
+        elif count == 2:
+            columns = 1 if area.h >= area.w * 0.9 else 2
+        else:
+            columns = 2 if count <= 4 else math.ceil(math.sqrt(count))
+        rows = math.ceil(count / columns)
+        gap = round(self.theme.grid.gutter * 0.6)
+        cell_w = (area.w - gap * (columns - 1)) // columns
+        cell_h = (area.h - gap * (rows - 1)) // rows
+        shapes: list[Shape] = []
+        for index, picture in enumerate(pictures):
+            row, column = divmod(index, columns)
+            cell = Box(area.x + column * (cell_w + gap), area.y + row * (cell_h + gap), cell_w,
+                       cell_h)
+            shapes.append(self.fit_picture(picture, cell, index + 1))
+        return shapes
+
+    def fit_picture(self, picture: PreparedImage, cell: Box, number: int) -> Shape:
+        """A picture at its aspect ratio and requested size, centred horizontally in its
+        cell and aligned to the cell's top; a labelled placeholder when it is missing."""
+        if not picture.ok:
+            return self.placeholder(picture, cell, number)
+        aspect = picture.aspect
+        if picture.ref.width_px and picture.ref.height_px:
+            requested = (picture.ref.width_px / READING_WIDTH_PX * self.content.w,
+                         picture.ref.height_px / READING_WIDTH_PX * self.content.w)
+            width = min(requested[0], requested[1] * aspect)
+        else:
+            width = self.requested_width(picture, self.content.w)
+        width = min(width, cell.w, cell.h * aspect)
+        height = width / aspect
+        box = Box(cell.x + round((cell.w - width) / 2), cell.y, round(width), round(height))
+        return PictureShape(f"Picture {number}", box, picture)
+
+    def placeholder(self, picture: PreparedImage, cell: Box, number: int) -> TextShape:
+        """A dashed box that names the missing picture (and links a remote one)."""
+        theme = self.theme
+        height = min(cell.h, round(cell.w / 1.6))
+        box = Box(cell.x, cell.y, cell.w, height)
+        size = max(theme.sizes.body_min * 0.8, 12)
+        src = picture.ref.src if not picture.ref.src.startswith("data:") else "data: URI"
+        label = f"그림 없음 · missing image\n{src}"
+        spans = (Span(label),)
+        insets = (TEXT_INSET * 2,) * 4
+        while size > 8 and self.text_height([(spans, 0, size, "body", False)], box.w,
+                                            insets) > box.h:
+            size -= 1
+        link = picture.ref.src if picture.ref.src.lower().startswith("http") else None
+        return TextShape(f"Picture {number} placeholder", box,
+                         (PlacedParagraph((Span(label, link=link),), size, theme.color("muted"),
+                                          align="center",
+                                          line_spacing=self.line_height(size)),),
+                         insets=insets, anchor="middle", fill=theme.color("surface"),
+                         border=theme.color("muted"), dashed=True, link=link)
+
+    # --- fitting text in a column -------------------------------------------------------
+
+    def fit_column(self, blocks: list[SlideBlock], box: Box) -> _Fit:
+        """The largest size from the theme's body size down to its minimum at which all
+        blocks fit the box; at the minimum, as many whole items as fit, in order."""
+        sizes = self.theme.sizes
+        size = sizes.body
+        while size >= sizes.body_min:
+            fit = self.fill(blocks, box, size)
+            if not fit.rest:
+                return fit
+            size -= 1
+        return self.fill(blocks, box, sizes.body_min)
+
+    def fill(self, blocks: list[SlideBlock], box: Box, size: float) -> _Fit:
+        """Blocks placed top-down at one size until the box is full."""
+        fit = _Fit(size)
+        y = 0
+        for index, block in enumerate(blocks):
+            gap = BLOCK_GAP if fit.placed else 0
+            height = self.block_height(block, box.w, size)
+            if y + gap + height <= box.h:
+                fit.placed.append((block, height))
+                y += gap + height
+                continue
+            head, tail = self.split_block(block, box.w, size, box.h - y - gap)
+            if head is not None:
+                fit.placed.append((head, self.block_height(head, box.w, size)))
+            fit.rest = [*([tail] if tail is not None else []), *blocks[index + 1:]]
+            break
+        return fit
+
+    def split_block(self, block: SlideBlock, width: int, size: float,
+                    room: int) -> tuple[SlideBlock | None, SlideBlock | None]:
+        """The longest head of a block (whole items, code lines or table rows) that fits in
+        `room`, and the rest."""
+        if isinstance(block, Points | Callout):
+            items = block.items
+            cut = 0
+            while cut < len(items) and self.block_height(
+                    replace(block, items=items[: cut + 1]), width, size) <= room:
+                cut += 1
+            if cut == 0:
+                return None, block
+            return (replace(block, items=items[:cut]),
+                    replace(block, items=items[cut:], line=items[cut].line)
+                    if cut < len(items) else None)
+        if isinstance(block, Code):
+            lines = block.text.split("\n")
+            cut = 0
+            while cut < len(lines) and self.block_height(
+                    replace(block, text="\n".join(lines[: cut + 1])), width, size) <= room:
+                cut += 1
+            if cut == 0:
+                return None, block
+            return (replace(block, text="\n".join(lines[:cut])),
+                    replace(block, text="\n".join(lines[cut:])) if cut < len(lines) else None)
+        rows = block.rows
+        cut = 0
+        while cut < len(rows) and self.block_height(replace(block, rows=rows[: cut + 1]),
+                                                    width, size) <= room:
+            cut += 1
+        if cut == 0:
+            return None, block
+        return (replace(block, rows=rows[:cut]),
+                replace(block, rows=rows[cut:]) if cut < len(rows) else None)
+
+    def block_height(self, block: SlideBlock, width: int, size: float) -> int:
+        """The height in EMU a block takes at a size in a column `width` wide."""
+        if isinstance(block, Points):
+            return self.text_height(self._point_specs(block.items, size), width,
+                                    (TEXT_INSET,) * 4)
+        if isinstance(block, Callout):
+            return self.text_height(self._point_specs(block.items, size), width,
+                                    self._callout_insets())
+        if isinstance(block, Code):
+            code_size, lines = self._code_lines(block, width, size)
+            return math.ceil(len(lines) * self.line_height(code_size) * EMU_PER_PT) \
+                + 2 * CALLOUT_PAD
+        return sum(self._table_geometry(block, width, size)[1])
+
+    def _callout_insets(self) -> tuple[int, int, int, int]:
+        return (CALLOUT_BAR + CALLOUT_PAD, CALLOUT_PAD, CALLOUT_PAD, CALLOUT_PAD)
+
+    def _point_specs(self, items: Sequence[Point],
+                     size: float) -> list[tuple[Inline, int, float, str, bool]]:
+        return [(item.spans, self._margin(item, size), size, "body", False) for item in items]
+
+    def _margin(self, item: Point, size: float) -> int:
+        """The left margin of a point's text: its level's indent plus room for its marker."""
+        marker = self._marker_width(item.marker, size) if item.marker else 0
+        return item.level * LEVEL_INDENT + marker
+
+    def _marker_width(self, marker: str, size: float) -> int:
+        width = self.measurer.width(marker + "  ", "body", False, size)
+        return math.ceil(max(width, size * 0.9) * EMU_PER_PT)
+
+    def _code_lines(self, block: Code, width: int, size: float) -> tuple[float, list[str]]:
+        """The code's size (scaled with the body, never below code_min) and its visual lines,
+        long lines wrapped with a visible marker."""
+        sizes = self.theme.sizes
+        code_size = max(sizes.code_min, min(sizes.code, size * sizes.code / sizes.body))
+        inner = (width - 2 * CALLOUT_PAD) / EMU_PER_PT
+        out: list[str] = []
+        for line in block.text.expandtabs(4).split("\n"):
+            remaining = line
+            first = True
+            while True:
+                prefix = "" if first else CODE_WRAP_MARK
+                text = prefix + remaining
+                if self.measurer.width(text, "code", False, code_size) <= inner * 0.97 \
+                        or len(text) <= len(prefix) + 1:
+                    out.append(text)
+                    break
+                cut = len(text)
+                while cut > len(prefix) + 1 and self.measurer.width(
+                        text[:cut], "code", False, code_size) > inner * 0.97:
+                    cut -= 1
+                out.append(text[:cut])
+                remaining = text[cut:]
+                first = False
+        return code_size, out
+
+    def _table_geometry(self, table: Table, width: int,
+                        size: float) -> tuple[list[int], list[int], float]:
+        """Column widths (from content), row heights and the table's type size."""
+        table_size = max(self.theme.sizes.body_min * 0.8, size * 0.8)
+        rows = [table.header, *table.rows]
+        columns = max(len(row) for row in rows) if rows else 1
+        natural = [0.0] * columns
+        for row in rows:
+            for index, cell in enumerate(row):
+                natural[index] = max(natural[index], self.measurer.width(
+                    plain_text(cell), "body", rows.index(row) == 0, table_size) + 12)
+        floor = width / columns * 0.5
+        weights = [max(value, floor / EMU_PER_PT) for value in natural]
+        total = sum(weights) or 1.0
+        widths = [round(width * weight / total) for weight in weights]
+        widths[-1] = width - sum(widths[:-1])
+        inset = TEXT_INSET
+        heights = []
+        for row_index, row in enumerate(rows):
+            tallest = 1
+            for index in range(columns):
+                cell = row[index] if index < len(row) else ()
+                tallest = max(tallest, self.lines(cell, "body", table_size,
+                                                  widths[index] - 2 * inset,
+                                                  bold=row_index == 0))
+            heights.append(math.ceil(tallest * self.line_height(table_size) * EMU_PER_PT)
+                           + 2 * inset)
+        return widths, heights, table_size
+
+    def column_shapes(self, fit: _Fit, box: Box) -> list[Shape]:
+        """The shapes of the blocks placed in a column."""
+        shapes: list[Shape] = []
+        y = box.y
+        for index, (block, height) in enumerate(fit.placed, start=1):
+            area = Box(box.x, y, box.w, height)
+            if isinstance(block, Points):
+                shapes.append(TextShape(f"Text {index}", area,
+                                        self._paragraphs(block.items, fit.size, "text")))
+            elif isinstance(block, Callout):
+                shapes.extend(self._callout(block, area, fit.size, index))
+            elif isinstance(block, Code):
+                shapes.append(self._code(block, area, fit.size, index))
+            else:
+                shapes.append(self._table(block, area, fit.size, index))
+            y += height + BLOCK_GAP
+        return shapes
+
+    def _paragraphs(self, items: Sequence[Point], size: float,
+                    color: str) -> tuple[PlacedParagraph, ...]:
+        paragraphs = []
+        for index, item in enumerate(items):
+            margin = self._margin(item, size)
+            hanging = self._marker_width(item.marker, size) if item.marker else 0
+            paragraphs.append(PlacedParagraph(
+                item.spans, size, self.theme.color(color), "body", marker=item.marker,
+                margin_left=margin, hanging=hanging,
+                space_before=size * self.theme.sizes.paragraph_spacing if index else 0.0,
+                line_spacing=self.line_height(size)))
+        return tuple(paragraphs)
+
+    def _callout(self, block: Callout, area: Box, size: float, index: int) -> list[Shape]:
+        theme = self.theme
+        return [
+            TextShape(f"Callout {index}", area,
+                      self._paragraphs(block.items, size, theme.callout_text),
+                      insets=self._callout_insets(), fill=theme.color(theme.callout_fill)),
+            FillShape(f"Callout {index} bar", Box(area.x, area.y, CALLOUT_BAR, area.h),
+                      theme.color(theme.callout_bar)),
+        ]
+
+    def _code(self, block: Code, area: Box, size: float, index: int) -> TextShape:
+        code_size, lines = self._code_lines(block, area.w, size)
+        paragraphs = tuple(PlacedParagraph((Span(line or " "),), code_size,
+                                           self.theme.color("code_text"), "code",
+                                           line_spacing=self.line_height(code_size))
+                           for line in lines)
+        return TextShape(f"Code {index}", area, paragraphs, insets=(CALLOUT_PAD,) * 4,
+                         fill=self.theme.color("code_fill"))
+
+    def _table(self, block: Table, area: Box, size: float, index: int) -> TableShape:
+        widths, heights, table_size = self._table_geometry(block, area.w, size)
+        rows = [block.header, *block.rows]
+        columns = len(widths)
+        cells = []
+        for row_index, row in enumerate(rows):
+            cells.append(tuple(
+                (PlacedParagraph(row[c] if c < len(row) else (), table_size,
+                                 self.theme.color("text"), "body", bold=row_index == 0,
+                                 align=(block.aligns[c] if c < len(block.aligns) else "")
+                                 or "left", line_spacing=self.line_height(table_size)),)
+                for c in range(columns)))
+        return TableShape(f"Table {index}", Box(area.x, area.y, area.w, sum(heights)),
+                          tuple(widths), tuple(heights), tuple(cells),
+                          header_fill=self.theme.color("callout_fill"),
+                          band_fill=self.theme.color("surface"),
+                          border=self.theme.color("rule"), cell_insets=TEXT_INSET)
+
+    # --- timeline ------------------------------------------------------------------------
+
+    def timeline_slide(self, slide: Slide) -> PlacedSlide:
+        """The eras of a section on a horizontal line, in chronological order."""
+        theme, sizes = self.theme, self.theme.sizes
+        shapes, body_top, _ = self.title_shapes(slide.title, slide.kicker, self.content.w)
+        entries = slide.timeline
+        count = max(1, len(entries))
+        body = Box(self.content.x, body_top, self.content.w, self.footer_top - body_top)
+        axis_y = body.y + round(body.h * 0.36)
+        column_w = body.w // count
+        marker = round(0.34 * EMU_PER_INCH)
+        shapes.append(LineShape("Timeline axis", body.x, axis_y, body.right, axis_y,
+                                theme.color("rule"), 4.0, arrow=True))
+        label_size = min(sizes.title * 0.8, 28)
+        pad = round(theme.grid.gutter / 2)
+        for index, entry in enumerate(entries):
+            center = body.x + column_w * index + column_w // 2
+            shapes.append(FillShape(f"Era {index + 1} marker",
+                                    Box(center - marker // 2, axis_y - marker // 2, marker,
+                                        marker), theme.color("accent"), "ellipse",
+                                    border=theme.color("background")))
+            label_spans = (Span(entry.era.label),)
+            label_w = column_w - 2 * pad
+            label_h = self.text_height([(label_spans, 0, label_size, "heading", True)],
+                                       label_w, (TEXT_INSET,) * 4)
+            shapes.append(TextShape(f"Era {index + 1} label",
+                                    Box(center - label_w // 2,
+                                        axis_y - marker - label_h, label_w, label_h),
+                                    (PlacedParagraph(label_spans, label_size,
+                                                     theme.color("accent_dark"), "heading",
+                                                     True, align="center",
+                                                     line_spacing=self.line_height(
+                                                         label_size)),),
+                                    anchor="bottom"))
+            caption_top = axis_y + marker
+            room = body.bottom - caption_top - round(0.1 * EMU_PER_INCH)
+            caption, size = self.fit_caption(entry.caption, label_w, room)
+            if caption:
+                height = self.text_height([(caption, 0, size, "body", False)], label_w,
+                                          (TEXT_INSET,) * 4)
+                shapes.append(TextShape(f"Era {index + 1} caption",
+                                        Box(center - label_w // 2, caption_top, label_w,
+                                            height),
+                                        (PlacedParagraph(caption, size, theme.color("text"),
+                                                         align="center",
+                                                         line_spacing=self.line_height(size)),
+                                         )))
+        return self._placed(slide, shapes)
+
+    def fit_caption(self, spans: Inline, width: int, room: int) -> tuple[Inline, float]:
+        """A caption at the largest size that fits, shortened at a word with "…" if it does
+        not fit even at the minimum."""
+        sizes = self.theme.sizes
+        insets = (TEXT_INSET,) * 4
+
+        def fits(candidate: Inline, size: float) -> bool:
+            return self.text_height([(candidate, 0, size, "body", False)], width,
+                                    insets) <= room
+
+        size = min(sizes.body, 22)
+        while size >= sizes.body_min:
+            if fits(spans, size):
+                return spans, size
+            size -= 1
+        size = sizes.body_min
+        words = plain_text(spans).split()
+        while words:
+            candidate = (Span(" ".join(words) + " …"),)
+            if fits(candidate, size):
+                return candidate, size
+            words.pop()
+        return (), size
+
+
+def _block_preview(block: SlideBlock) -> str:
+    if isinstance(block, Points | Callout):
+        text = plain_text(block.items[0].spans)
+    elif isinstance(block, Code):
+        text = block.text.split("\n", 1)[0]
+    else:
+        text = " | ".join(plain_text(cell) for cell in (block.rows[0] if block.rows
+                                                        else block.header))
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def layout_deck(deck: Deck, theme: Theme, measurer: Measurer,
+                images: dict[Image, PreparedImage], overflow: Overflow,
+                diagnostics: Diagnostics) -> list[PlacedSlide]:
+    """Every slide of a deck laid out on the theme's grid."""
+    return DeckLayout(theme, measurer, images, overflow, diagnostics, deck).slides()
+
+

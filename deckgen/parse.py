@@ -1,0 +1,375 @@
+"""Markdown (CommonMark, tables, strikethrough, front matter) to document blocks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import yaml
+from markdown_it import MarkdownIt
+from markdown_it.tree import SyntaxTreeNode
+from mdit_py_plugins.container import container_plugin
+from mdit_py_plugins.front_matter import front_matter_plugin
+
+from deckgen.errors import DeckgenError, Diagnostics
+from deckgen.model import (
+    Block,
+    Code,
+    Document,
+    Heading,
+    Image,
+    Inline,
+    ListBlock,
+    ListItem,
+    NotesBlock,
+    Paragraph,
+    Quote,
+    Span,
+    Table,
+    ThematicBreak,
+)
+
+#: Inline HTML tags that change formatting: tag -> Span attribute it switches on.
+FORMAT_TAGS = {
+    "b": "bold", "strong": "bold", "i": "italic", "em": "italic",
+    "s": "strike", "del": "strike", "strike": "strike", "code": "code", "kbd": "code",
+}
+#: Tags whose markup is dropped silently because their text (if any) is kept.
+WRAPPER_TAGS = {
+    "p", "div", "center", "span", "br", "img", "a", "u", "mark", "sub", "sup", "small",
+    "figure", "picture", "source", "section", "hr",
+}
+NOTES_COMMENT = re.compile(r"^\s*<!--\s*notes?\s*:(?P<body>.*?)-->\s*$", re.S | re.I)
+NOTE_PARAGRAPH = re.compile(r"^\s*notes?\s*:\s*", re.I)
+PIXELS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(px)?\s*$", re.I)
+
+
+def markdown_parser() -> MarkdownIt:
+    """The markdown-it parser deckgen reads notes with."""
+    md = MarkdownIt("commonmark", {"html": True})
+    md.enable(["table", "strikethrough"])
+    md.use(front_matter_plugin)
+    md.use(container_plugin, name="notes")
+    return md
+
+
+def read_source(path: Path) -> str:
+    """The text of a Markdown file, with clear errors for what is not a readable UTF-8 file."""
+    if not path.exists():
+        raise DeckgenError("no such file; check the path", path)
+    if path.is_dir():
+        raise DeckgenError("is a directory; give the Markdown file inside it", path)
+    if not path.is_file():
+        raise DeckgenError("is not a regular file (a pipe or device?); give a Markdown file",
+                           path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DeckgenError(f"cannot be read: {exc.strerror}", path) from exc
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DeckgenError("is UTF-16; save it as UTF-8 and build again", path)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DeckgenError(
+            f"is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "save it as UTF-8 and build again", path, line) from exc
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise DeckgenError("holds a NUL byte; is it really a Markdown file?", path, line)
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def parse_document(path: Path, text: str, diagnostics: Diagnostics) -> Document:
+    """Parse Markdown text into a Document of blocks, reporting problems with file:line."""
+    tree = SyntaxTreeNode(markdown_parser().parse(text))
+    reader = _BlockReader(path, diagnostics)
+    front_matter: dict[str, object] = {}
+    blocks: list[Block] = []
+    for node in tree.children:
+        if node.type == "front_matter":
+            front_matter = _front_matter(node, path)
+        else:
+            blocks.extend(reader.blocks(node))
+    return Document(path, front_matter, tuple(_explicit_note_paragraphs(blocks)))
+
+
+def _front_matter(node: SyntaxTreeNode, path: Path) -> dict[str, object]:
+    try:
+        data = yaml.safe_load(node.content)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        raise DeckgenError(f"front matter is not valid YAML: {getattr(exc, 'problem', exc)}",
+                           path, line) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise DeckgenError("front matter must be a mapping of keys (title: ..., author: ...)",
+                           path, 1)
+    return {str(key): value for key, value in data.items()}
+
+
+def _explicit_note_paragraphs(blocks: list[Block]) -> Iterator[Block]:
+    """Turn a reveal.js `Note:` paragraph and all that follows it, up to the next heading or
+    rule, into a NotesBlock."""
+    index = 0
+    while index < len(blocks):
+        block = blocks[index]
+        if isinstance(block, Paragraph) and block.spans and not block.spans[0].code \
+                and NOTE_PARAGRAPH.match(block.spans[0].text):
+            first = Span(NOTE_PARAGRAPH.sub("", block.spans[0].text, count=1),
+                         block.spans[0].bold, block.spans[0].italic)
+            note_blocks: list[Block] = [Paragraph((first, *block.spans[1:]), block.line)]
+            index += 1
+            while index < len(blocks) and not isinstance(blocks[index],
+                                                          Heading | ThematicBreak):
+                note_blocks.append(blocks[index])
+                index += 1
+            yield NotesBlock(tuple(note_blocks), block.line)
+            continue
+        yield block
+        index += 1
+
+
+class _BlockReader:
+    """Converts markdown-it syntax-tree nodes into model blocks."""
+
+    def __init__(self, path: Path, diagnostics: Diagnostics) -> None:
+        self.path = path
+        self.diagnostics = diagnostics
+
+    def blocks(self, node: SyntaxTreeNode) -> list[Block]:
+        """The model blocks for one syntax-tree node."""
+        line = node.map[0] + 1 if node.map else 0
+        kind = node.type
+        if kind == "heading":
+            level = int(node.tag[1])
+            spans, images = self.inline(node.children[0], line)
+            return [Heading(level, spans, line), *images]
+        if kind == "paragraph":
+            spans, images = self.inline(node.children[0], line)
+            out: list[Block] = []
+            if "".join(s.text for s in spans).strip():
+                out.append(Paragraph(spans, line))
+            return [*out, *images]
+        if kind in ("bullet_list", "ordered_list"):
+            items = tuple(ListItem(self.children(item), item.map[0] + 1 if item.map else line)
+                          for item in node.children)
+            start = int(str(node.attrs.get("start", 1)))
+            return [ListBlock(items, kind == "ordered_list", start, line)]
+        if kind == "blockquote":
+            return [Quote(self.children(node), line)]
+        if kind in ("fence", "code_block"):
+            return [Code(node.content.rstrip("\n"), (node.info or "").strip(), line)]
+        if kind == "hr":
+            return [ThematicBreak(line)]
+        if kind == "table":
+            return [self.table(node, line)]
+        if kind == "container_notes":
+            return [NotesBlock(self.children(node), line)]
+        if kind == "html_block":
+            return self.html_block(node.content, line)
+        self.diagnostics.warn(f"unsupported Markdown element '{kind}' dropped", self.path, line)
+        return []
+
+    def children(self, node: SyntaxTreeNode) -> tuple[Block, ...]:
+        """The model blocks of a node's children, in order."""
+        return tuple(block for child in node.children for block in self.blocks(child))
+
+    def table(self, node: SyntaxTreeNode, line: int) -> Table:
+        """A pipe table with its header, rows and column alignments."""
+        header: tuple[Inline, ...] = ()
+        rows: list[tuple[Inline, ...]] = []
+        aligns: tuple[str, ...] = ()
+        for section in node.children:
+            for row in section.children:
+                cells = tuple(self.inline(cell.children[0], line)[0] if cell.children else ()
+                              for cell in row.children)
+                if section.type == "thead":
+                    header = cells
+                    aligns = tuple(_cell_align(cell) for cell in row.children)
+                else:
+                    rows.append(cells)
+        return Table(header, tuple(rows), aligns, line)
+
+    def html_block(self, html: str, line: int) -> list[Block]:
+        """Images and notes from a raw HTML block; anything else is dropped with a warning."""
+        stripped = html.strip()
+        if stripped.startswith("<!--"):
+            match = NOTES_COMMENT.match(stripped)
+            if match:
+                inner = markdown_parser().parse(match["body"].strip())
+                tree = SyntaxTreeNode(inner)
+                return [NotesBlock(tuple(b for child in tree.children
+                                         for b in self.blocks(child)), line)]
+            return []
+        scan = _HtmlScan()
+        scan.feed(html)
+        scan.close()
+        images = [self._image_from_attrs(attrs, line) for attrs in scan.images]
+        unknown = sorted(scan.unknown_tags)
+        if unknown or scan.text.strip():
+            what = ", ".join(f"<{tag}>" for tag in unknown) or "raw HTML text"
+            self.diagnostics.warn(f"unsupported HTML {what} dropped; write it as Markdown",
+                                  self.path, line)
+        return list(images)
+
+    def inline(self, node: SyntaxTreeNode, line: int) -> tuple[Inline, list[Image]]:
+        """The spans of an inline node, and the images found among them (taken out)."""
+        builder = _InlineBuilder(self, line)
+        builder.walk(node.children, {})
+        return builder.result()
+
+    def _image_from_attrs(self, attrs: dict[str, str], line: int) -> Image:
+        src = attrs.get("src", "").strip()
+        if not src:
+            self.diagnostics.warn("<img> without src dropped", self.path, line)
+        return Image(src=src, alt=attrs.get("alt", "").strip(), line=line,
+                     title=attrs.get("title", "").strip(),
+                     width_px=self._pixels(attrs.get("width"), "width", line),
+                     height_px=self._pixels(attrs.get("height"), "height", line))
+
+    def _pixels(self, value: str | None, name: str, line: int) -> float | None:
+        if value is None:
+            return None
+        match = PIXELS.match(value)
+        if match is None or float(match[1]) <= 0:
+            self.diagnostics.warn(f"<img {name}=\"{value}\"> is not a size in pixels; ignored",
+                                  self.path, line)
+            return None
+        return float(match[1])
+
+
+class _InlineBuilder:
+    """Flattens markdown-it inline nodes into formatted spans."""
+
+    def __init__(self, reader: _BlockReader, line: int) -> None:
+        self.reader = reader
+        self.line = line
+        self.spans: list[Span] = []
+        self.images: list[Image] = []
+        self.html_format: dict[str, bool] = {}
+
+    def result(self) -> tuple[Inline, list[Image]]:
+        merged: list[Span] = []
+        for span in self.spans:
+            if merged and _same_format(merged[-1], span):
+                merged[-1] = Span(merged[-1].text + span.text, span.bold, span.italic,
+                                  span.strike, span.code, span.link)
+            elif span.text:
+                merged.append(span)
+        return _strip_spans(merged), self.images
+
+    def add(self, text: str, fmt: dict[str, Any]) -> None:
+        attrs = {**fmt, **{k: v for k, v in self.html_format.items() if v}}
+        self.spans.append(Span(text, bool(attrs.get("bold")), bool(attrs.get("italic")),
+                               bool(attrs.get("strike")), bool(attrs.get("code")),
+                               attrs.get("link")))
+
+    def walk(self, nodes: list[SyntaxTreeNode], fmt: dict[str, Any]) -> None:
+        for node in nodes:
+            kind = node.type
+            if kind == "text":
+                self.add(node.content, fmt)
+            elif kind == "softbreak":
+                self.add(" ", fmt)
+                self.line += 1
+            elif kind == "hardbreak":
+                self.add("\n", fmt)
+                self.line += 1
+            elif kind == "code_inline":
+                self.add(node.content, {**fmt, "code": True})
+            elif kind == "em":
+                self.walk(node.children, {**fmt, "italic": True})
+            elif kind == "strong":
+                self.walk(node.children, {**fmt, "bold": True})
+            elif kind == "s":
+                self.walk(node.children, {**fmt, "strike": True})
+            elif kind == "link":
+                self.walk(node.children, {**fmt, "link": str(node.attrs.get("href", ""))})
+            elif kind == "image":
+                alt = "".join(child.content for child in node.children)
+                self.images.append(Image(str(node.attrs.get("src", "")), alt, self.line,
+                                         str(node.attrs.get("title", "") or "")))
+            elif kind == "html_inline":
+                self.html(node.content, fmt)
+            else:
+                self.walk(node.children, fmt)
+
+    def html(self, html: str, fmt: dict[str, Any]) -> None:
+        if html.startswith("<!--"):
+            return
+        match = re.match(r"<\s*(/?)\s*([a-zA-Z][a-zA-Z0-9]*)", html)
+        if match is None:
+            self.reader.diagnostics.warn(f"unsupported HTML {html!r} dropped",
+                                         self.reader.path, self.line)
+            return
+        closing, tag = match[1] == "/", match[2].lower()
+        if tag == "br":
+            self.add("\n", fmt)
+        elif tag == "img":
+            scan = _HtmlScan()
+            scan.feed(html)
+            self.images.extend(self.reader._image_from_attrs(attrs, self.line)
+                               for attrs in scan.images)
+        elif tag in FORMAT_TAGS:
+            self.html_format[FORMAT_TAGS[tag]] = not closing
+        elif tag not in WRAPPER_TAGS:
+            self.reader.diagnostics.warn(f"unsupported HTML <{tag}> dropped; write it as "
+                                         "Markdown", self.reader.path, self.line)
+
+
+def _same_format(a: Span, b: Span) -> bool:
+    return (a.bold, a.italic, a.strike, a.code, a.link) == (b.bold, b.italic, b.strike,
+                                                             b.code, b.link)
+
+
+def _strip_spans(spans: list[Span]) -> Inline:
+    """Spans without leading or trailing white space (images taken out leave some)."""
+    while spans and not spans[0].text.strip():
+        spans.pop(0)
+    while spans and not spans[-1].text.strip():
+        spans.pop()
+    if spans:
+        first, last = spans[0], spans[-1]
+        spans[0] = Span(first.text.lstrip(" \n"), first.bold, first.italic, first.strike,
+                        first.code, first.link)
+        last = spans[-1]
+        spans[-1] = Span(last.text.rstrip(" \n"), last.bold, last.italic, last.strike,
+                         last.code, last.link)
+    return tuple(spans)
+
+
+def _cell_align(cell: SyntaxTreeNode) -> str:
+    style = str(cell.attrs.get("style", ""))
+    for align in ("left", "center", "right"):
+        if align in style:
+            return align
+    return ""
+
+
+class _HtmlScan(HTMLParser):
+    """Collects <img> attributes, unknown tags and stray text of a piece of HTML."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.images: list[dict[str, str]] = []
+        self.unknown_tags: set[str] = set()
+        self.text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            self.images.append({k.lower(): (v or "") for k, v in attrs})
+        elif tag not in WRAPPER_TAGS and tag not in FORMAT_TAGS:
+            self.unknown_tags.add(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+
+    def handle_data(self, data: str) -> None:
+        self.text += data

@@ -1,0 +1,474 @@
+"""Document blocks to slides: title, sections, eras and their timeline, references, notes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+
+from deckgen.errors import Diagnostics
+from deckgen.model import (
+    Block,
+    Callout,
+    Code,
+    Deck,
+    DeckMeta,
+    Document,
+    Era,
+    Heading,
+    Image,
+    Inline,
+    ListBlock,
+    ListItem,
+    Notes,
+    NotesBlock,
+    Paragraph,
+    Point,
+    Points,
+    Quote,
+    Slide,
+    SlideBlock,
+    SlideKind,
+    Span,
+    Table,
+    ThematicBreak,
+    TimelineEntry,
+    plain_text,
+)
+
+#: Headings of these levels open a slide; deeper ones stay inside the section's body.
+SLIDE_HEADING_LEVELS = (1, 2, 3)
+
+MONTHS = {name: number for number, names in enumerate((
+    ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
+    ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
+    ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+    ("december", "dec")), start=1) for name in names}
+_MONTH_NAMES = "|".join(sorted(MONTHS, key=len, reverse=True))
+_QUALIFIER = {"early": 0, "mid": 1, "late": 2, "초": 0, "초반": 0, "중반": 1, "말": 2, "후반": 2}
+
+#: Patterns of headings that name a time, most specific first; each gives year and month.
+ERA_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?<!\d)(\d{4})\s*년\s*(\d{1,2})\s*월"), "year-month"),
+    (re.compile(r"(?<!\d)(\d{4})-(0[1-9]|1[0-2])(?!\d)"), "year-month"),
+    (re.compile(rf"\b({_MONTH_NAMES})\.?\s+(\d{{4}})\b", re.I), "month-year"),
+    (re.compile(r"(?<!\d)(\d{4})\s*년대\s*(초반|중반|후반|초|말)?"), "decade-ko"),
+    (re.compile(r"\b(?:(early|mid|late)[\s-]+)?(\d{3}0)'?s\b", re.I), "decade-en"),
+    (re.compile(r"(?<!\d)(\d{4})\s*년"), "year"),
+    (re.compile(r"^\s*(?:c\.|ca\.|circa|around|in)?\s*(\d{4})\b", re.I), "year"),
+)
+
+SENTENCE_END = re.compile(r"(?<=[.!?。！？])[\"'”’)\]]*\s+(?=\S)")
+ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "cf.", "mr.", "mrs.", "dr.", "no.", "fig.")
+REFERENCE_TITLES = re.compile(r"참고|자료|references?|sources?|links?|bibliography|further "
+                              r"reading|링크|출처", re.I)
+
+
+def era_of(text: str) -> Era | None:
+    """The era a heading names ("1991년 경", "July 2014", "Early 2000s"), or None."""
+    for pattern, form in ERA_PATTERNS:
+        match = pattern.search(text)
+        if match is None:
+            continue
+        if form == "year-month":
+            year, month = int(match[1]), int(match[2])
+            return Era(text, year, month, (year, month, 1))
+        if form == "month-year":
+            year, month = int(match[2]), MONTHS[match[1].lower()]
+            return Era(text, year, month, (year, month, 1))
+        if form == "decade-ko":
+            year = int(match[1])
+            return Era(text, year, 0, (year, 0, _QUALIFIER.get(match[2] or "", 0)))
+        if form == "decade-en":
+            year = int(match[2])
+            return Era(text, year, 0, (year, 0, _QUALIFIER.get((match[1] or "").lower(), 0)))
+        year = int(match[1])
+        if 1000 <= year <= 2999:
+            return Era(text, year, 0, (year, 0, 0))
+    return None
+
+
+@dataclass
+class _Section:
+    """A heading and what belongs to it, with its sub-sections."""
+
+    heading: Heading | None
+    blocks: list[Block] = field(default_factory=list)
+    children: list[_Section] = field(default_factory=list)
+    parent: _Section | None = None
+
+    @property
+    def title(self) -> str:
+        return self.heading.text if self.heading else ""
+
+    @property
+    def line(self) -> int:
+        return self.heading.line if self.heading else 1
+
+    @property
+    def era(self) -> Era | None:
+        return era_of(self.title) if self.heading else None
+
+    def era_children(self) -> list[_Section]:
+        return [child for child in self.children if child.era is not None]
+
+
+def build_deck(document: Document, diagnostics: Diagnostics) -> Deck:
+    """The slides of a document: a title slide, then one slide (or more) per section."""
+    root = _sections(document.blocks)
+    meta = _deck_meta(document, root)
+    slides: list[Slide] = [Slide(SlideKind.TITLE, meta.title, 1, subtitle=meta.subtitle,
+                                 byline=" · ".join(x for x in (meta.author, meta.date) if x))]
+    title_heading_used = not document.front_matter.get("title")
+    for section in _walk(root):
+        if section.heading is None:
+            if _has_content(section.blocks):
+                slides.extend(_content_slides(section, meta.title, diagnostics))
+            continue
+        if (title_heading_used and section.heading.level == 1
+                and section.title == meta.title and not _has_content(section.blocks)):
+            continue
+        slides.extend(_section_slides(section, diagnostics))
+    return Deck(document.source, meta, tuple(slides))
+
+
+def _deck_meta(document: Document, root: _Section) -> DeckMeta:
+    fm = document.front_matter
+
+    def text(key: str) -> str:
+        value = fm.get(key)
+        if isinstance(value, list):
+            return ", ".join(str(item) for item in value)
+        return "" if value is None else str(value).strip()
+
+    first_h1 = next((s.title for s in _walk(root) if s.heading and s.heading.level == 1), "")
+    title = text("title") or first_h1 or document.source.stem
+    return DeckMeta(title=title, subtitle=text("subtitle"), author=text("author"),
+                    date=text("date"), theme=text("theme") or None,
+                    template=text("template") or None,
+                    subject=text("subject") or text("subtitle") or title,
+                    keywords=text("keywords") or text("tags"))
+
+
+def _sections(blocks: Iterable[Block]) -> _Section:
+    """The section tree of a document (the root holds what comes before any heading)."""
+    root = _Section(None)
+    stack = [root]
+    for block in blocks:
+        if isinstance(block, Heading) and block.level in SLIDE_HEADING_LEVELS:
+            while len(stack) > 1 and stack[-1].heading is not None \
+                    and stack[-1].heading.level >= block.level:
+                stack.pop()
+            section = _Section(block, parent=stack[-1])
+            stack[-1].children.append(section)
+            stack.append(section)
+        else:
+            stack[-1].blocks.append(block)
+    return root
+
+
+def _walk(section: _Section) -> Iterator[_Section]:
+    yield section
+    for child in section.children:
+        yield from _walk(child)
+
+
+def _has_content(blocks: list[Block]) -> bool:
+    return any(not isinstance(block, ThematicBreak) for block in blocks)
+
+
+def _section_slides(section: _Section, diagnostics: Diagnostics) -> list[Slide]:
+    """The slides one section opens with (its sub-sections are visited separately)."""
+    era = section.era
+    parent = section.parent
+    if era is not None:
+        siblings = parent.era_children() if parent is not None else []
+        kicker = parent.title if parent is not None and parent.heading else ""
+        slide = _content_slides(section, section.title, diagnostics, kind=SlideKind.ERA,
+                                kicker=kicker)
+        timeline = _timeline_entries(siblings) if len(siblings) >= 2 else ()
+        return [replace(s, era=era, timeline=timeline) for s in slide]
+    if len(section.era_children()) >= 2:
+        return [_timeline_slide(section)]
+    if _is_references(section):
+        return [_references_slide(section)]
+    if _has_content(section.blocks):
+        return _content_slides(section, section.title, diagnostics)
+    return [_section_slide(section)]
+
+
+def _content_slides(section: _Section, title: str, diagnostics: Diagnostics,
+                    kind: SlideKind = SlideKind.CONTENT, kicker: str = "") -> list[Slide]:
+    """A slide per stretch of the section between `---` rules."""
+    slides: list[Slide] = []
+    for chunk in _split_at_rules(section.blocks):
+        body, images, explicit = slide_body(chunk)
+        notes = Notes((*explicit, *notes_from_blocks(chunk)))
+        if not notes:
+            notes = Notes((Paragraph((Span(title),), section.line),))
+        line = chunk[0].line if chunk and not slides else section.line
+        slides.append(Slide(kind, title, line, body=tuple(body), images=tuple(images),
+                            notes=notes, kicker=kicker))
+    if not slides:
+        slides.append(Slide(kind, title, section.line, kicker=kicker,
+                            notes=Notes((Paragraph((Span(title),), section.line),))))
+    return slides
+
+
+def _split_at_rules(blocks: list[Block]) -> list[list[Block]]:
+    chunks: list[list[Block]] = [[]]
+    for block in blocks:
+        if isinstance(block, ThematicBreak):
+            if chunks[-1]:
+                chunks.append([])
+        else:
+            chunks[-1].append(block)
+    return [chunk for chunk in chunks if chunk]
+
+
+def slide_body(blocks: Iterable[Block]) -> tuple[list[SlideBlock], list[Image], list[Block]]:
+    """What a slide shows of some blocks (points, callouts, code, tables), its images, and
+    the explicit notes found among the blocks."""
+    body: list[SlideBlock] = []
+    images: list[Image] = []
+    explicit: list[Block] = []
+    pending: list[Point] = []
+
+    def flush() -> None:
+        if pending:
+            body.append(Points(tuple(pending), pending[0].line))
+            pending.clear()
+
+    for block in blocks:
+        if isinstance(block, Paragraph):
+            pending.extend(points_from_paragraph(block))
+        elif isinstance(block, Heading):
+            pending.append(Point(_bold(block.spans), block.line, 0, ""))
+        elif isinstance(block, ListBlock):
+            pending.extend(points_from_list(block, 0))
+            images.extend(_images_in(block))
+        elif isinstance(block, Quote):
+            flush()
+            body.append(Callout(tuple(_quote_points(block)), block.line))
+            images.extend(_images_in(block))
+        elif isinstance(block, Code | Table):
+            flush()
+            body.append(block)
+        elif isinstance(block, Image):
+            images.append(block)
+        elif isinstance(block, NotesBlock):
+            explicit.extend(block.blocks)
+    flush()
+    return body, images, explicit
+
+
+def points_from_paragraph(paragraph: Paragraph, level: int = 0,
+                          marker: str = "•") -> list[Point]:
+    """A paragraph as concise points: one per sentence or hard line."""
+    points = []
+    for spans in split_sentences(paragraph.spans):
+        points.append(Point(spans, paragraph.line, level, marker))
+    return points
+
+
+def points_from_list(block: ListBlock, level: int) -> list[Point]:
+    """The items of a (nested) list as points with their levels and markers."""
+    points: list[Point] = []
+    for number, item in enumerate(block.items, start=block.start):
+        marker = f"{number}." if block.ordered else ("•" if level % 2 == 0 else "–")
+        first = True
+        for child in item.blocks:
+            if isinstance(child, Paragraph):
+                points.append(Point(child.spans, child.line, level, marker if first else ""))
+                first = False
+            elif isinstance(child, ListBlock):
+                points.extend(points_from_list(child, level + 1))
+            elif isinstance(child, Quote):
+                points.extend(_quote_points(child, level + 1))
+            elif isinstance(child, Code):
+                points.append(Point((Span(child.text, code=True),), child.line, level + 1, ""))
+    return points
+
+
+def _quote_points(quote: Quote, level: int = 0) -> list[Point]:
+    points: list[Point] = []
+    for block in quote.blocks:
+        if isinstance(block, Paragraph):
+            points.extend(Point(spans, block.line, level, "")
+                          for spans in split_lines(block.spans))
+        elif isinstance(block, ListBlock):
+            points.extend(points_from_list(block, level))
+        elif isinstance(block, Quote):
+            points.extend(_quote_points(block, level))
+        elif isinstance(block, Code):
+            points.append(Point((Span(block.text, code=True),), block.line, level, ""))
+    return points
+
+
+def _images_in(block: ListBlock | Quote) -> list[Image]:
+    found: list[Image] = []
+    children = [b for item in block.items for b in item.blocks] \
+        if isinstance(block, ListBlock) else list(block.blocks)
+    for child in children:
+        if isinstance(child, Image):
+            found.append(child)
+        elif isinstance(child, ListBlock | Quote):
+            found.extend(_images_in(child))
+    return found
+
+
+def _bold(spans: Inline) -> Inline:
+    return tuple(Span(s.text, True, s.italic, s.strike, s.code, s.link) for s in spans)
+
+
+def split_lines(spans: Inline) -> list[Inline]:
+    """Spans split at hard breaks, each line stripped; empty lines dropped."""
+    lines: list[list[Span]] = [[]]
+    for span in spans:
+        parts = span.text.split("\n")
+        for index, part in enumerate(parts):
+            if index:
+                lines.append([])
+            if part:
+                lines[-1].append(Span(part, span.bold, span.italic, span.strike, span.code,
+                                      span.link))
+    return [_trim(line) for line in lines if plain_text(tuple(line)).strip()]
+
+
+def split_sentences(spans: Inline) -> list[Inline]:
+    """Spans split into sentences and hard lines; never inside code spans or links."""
+    result: list[Inline] = []
+    for line in split_lines(spans):
+        current: list[Span] = []
+        for span in line:
+            if span.code or span.link:
+                current.append(span)
+                continue
+            start = 0
+            for match in SENTENCE_END.finditer(span.text):
+                head = span.text[start:match.start()]
+                before = plain_text((*current, Span(head)))
+                if _ends_with_abbreviation(before):
+                    continue
+                current.append(_like(span, span.text[start:match.end()]))
+                result.append(_trim(current))
+                current = []
+                start = match.end()
+            if span.text[start:]:
+                current.append(_like(span, span.text[start:]))
+        if plain_text(tuple(current)).strip():
+            result.append(_trim(current))
+    return result
+
+
+def _ends_with_abbreviation(text: str) -> bool:
+    words = text.split()
+    if not words:
+        return True
+    last = words[-1].lower()
+    return last in ABBREVIATIONS or bool(re.fullmatch(r"(?:[a-z]\.)+|\d+\.", last))
+
+
+def _like(span: Span, text: str) -> Span:
+    return Span(text, span.bold, span.italic, span.strike, span.code, span.link)
+
+
+def _trim(spans: list[Span]) -> Inline:
+    spans = [s for s in spans if s.text]
+    if not spans:
+        return ()
+    spans[0] = _like(spans[0], spans[0].text.lstrip())
+    spans[-1] = _like(spans[-1], spans[-1].text.rstrip())
+    return tuple(s for s in spans if s.text)
+
+
+def notes_from_blocks(blocks: Iterable[Block]) -> list[Block]:
+    """The prose of blocks for the speaker notes: everything but pictures and notes markers."""
+    notes: list[Block] = []
+    for block in blocks:
+        if isinstance(block, Image | ThematicBreak | NotesBlock):
+            continue
+        if isinstance(block, Quote):
+            notes.append(Quote(tuple(notes_from_blocks(block.blocks)), block.line))
+        else:
+            notes.append(block)
+    return notes
+
+
+def _timeline_entries(eras: list[_Section]) -> tuple[TimelineEntry, ...]:
+    entries = []
+    for section in eras:
+        era = section.era
+        assert era is not None
+        body, _, _ = slide_body(section.blocks)
+        first = next((item.spans for block in body if isinstance(block, Points)
+                      for item in block.items), ())
+        entries.append(TimelineEntry(era, first))
+    return tuple(sorted(entries, key=lambda entry: entry.era.sort_key))
+
+
+def _timeline_slide(section: _Section) -> Slide:
+    """The overview of a section whose sub-sections are eras, in chronological order."""
+    entries = _timeline_entries(section.era_children())
+    notes: list[Block] = list(notes_from_blocks(section.blocks))
+    items = tuple(
+        _list_item(Paragraph((Span(entry.era.label + ": ", bold=True), *entry.caption),
+                             section.line))
+        for entry in entries)
+    notes.append(ListBlock(items, False, 1, section.line))
+    return Slide(SlideKind.TIMELINE, section.title, section.line, notes=Notes(tuple(notes)),
+                 timeline=entries)
+
+
+def _list_item(paragraph: Paragraph) -> ListItem:
+    return ListItem((paragraph,), paragraph.line)
+
+
+def _is_references(section: _Section) -> bool:
+    """Whether a section holds only links (a references list)."""
+    blocks = [b for b in section.blocks if not isinstance(b, ThematicBreak | NotesBlock)]
+    if not blocks:
+        return False
+    lines = list(_lines_of(blocks))
+    if not lines or any(line is None for line in lines):
+        return False
+    linked = [spans for spans in lines if spans is not None]
+    all_links = all(any(s.link for s in spans) and all(s.link or not s.text.strip(" -–—:·|,")
+                                                        for s in spans) for spans in linked)
+    return all_links or (bool(REFERENCE_TITLES.search(section.title))
+                         and all(any(s.link for s in spans) for spans in linked))
+
+
+def _lines_of(blocks: Iterable[Block]) -> Iterator[Inline | None]:
+    for block in blocks:
+        if isinstance(block, Paragraph):
+            yield from split_lines(block.spans)
+        elif isinstance(block, ListBlock):
+            for item in block.items:
+                yield from _lines_of(item.blocks)
+        else:
+            yield None
+
+
+def _references_slide(section: _Section) -> Slide:
+    """A slide of clickable links; the notes spell every address out."""
+    points: list[Point] = []
+    for block in section.blocks:
+        if isinstance(block, Paragraph):
+            points.extend(Point(s, block.line) for s in split_lines(block.spans))
+        elif isinstance(block, ListBlock):
+            points.extend(points_from_list(block, 0))
+    notes = [Paragraph(p.spans, p.line) for p in points]
+    body = (Points(tuple(points), section.line),)
+    return Slide(SlideKind.REFERENCES, section.title, section.line, body=body,
+                 notes=Notes((ListBlock(tuple(_list_item(n) for n in notes), False, 1,
+                                        section.line),)))
+
+
+def _section_slide(section: _Section) -> Slide:
+    """A divider for a heading with no text of its own; its notes name what follows."""
+    names = [child.title for child in section.children]
+    text = f"{section.title}: " + ", ".join(names) if names else section.title
+    return Slide(SlideKind.SECTION, section.title, section.line,
+                 kicker=section.parent.title if section.parent and section.parent.heading
+                 else "", notes=Notes((Paragraph((Span(text),), section.line),)))
