@@ -42,6 +42,9 @@ CALLOUT_BAR = round(0.07 * EMU_PER_INCH)
 CALLOUT_PAD = round(0.16 * EMU_PER_INCH)
 LEVEL_INDENT = round(0.32 * EMU_PER_INCH)
 CODE_WRAP_MARK = "↪ "
+#: LibreOffice draws a line's glyph box up to this many em below its exact line pitch, so
+#: every text box keeps that much room under its last line.
+DESCENT_OVERHANG = 0.16
 
 
 class Overflow(Enum):
@@ -247,12 +250,19 @@ class DeckLayout:
         `width` with insets; the first paragraph has no space before."""
         inner = width - insets[0] - insets[2]
         total = 0.0
+        size = 0.0
         for index, (spans, margin, size, role, bold) in enumerate(paragraphs):
             count = self.lines(spans, role, size, inner - margin, bold)
             total += count * self.line_height(size)
             if index:
                 total += size * self.theme.sizes.paragraph_spacing
+        total += DESCENT_OVERHANG * size
         return math.ceil(total * EMU_PER_PT) + insets[1] + insets[3]
+
+    def lines_height(self, lines: int, size: float) -> int:
+        """The height in EMU of `lines` lines of one size, with room under the last."""
+        return math.ceil((lines * self.line_height(size) + DESCENT_OVERHANG * size)
+                         * EMU_PER_PT)
 
     # --- title, section and footer -------------------------------------------------------
 
@@ -273,8 +283,7 @@ class DeckLayout:
             y += kicker_h
         shown, size, lines = self.fit_title(title, width - 2 * TEXT_INSET)
         band_bottom = self.content.y + theme.grid.title_height
-        height = max(band_bottom - y, math.ceil(lines * self.line_height(size) * EMU_PER_PT)
-                     + 2 * TEXT_INSET)
+        height = max(band_bottom - y, self.lines_height(lines, size) + 2 * TEXT_INSET)
         paragraph = PlacedParagraph((Span(shown),), size, theme.color("text"), "heading", True,
                                     line_spacing=self.line_height(size))
         shapes.append(TextShape("Title", Box(self.content.x, y, width, height), (paragraph,),
@@ -312,23 +321,24 @@ class DeckLayout:
         if slide.kind is SlideKind.TITLE or theme.grid.footer_height <= 0:
             return slide
         size = theme.sizes.footer
-        box_h = theme.grid.footer_height
+        box_h = self.lines_height(1, size)
+        top = self.content.bottom - box_h
         shapes: list[Shape] = []
         muted = theme.color("muted")
         para = PlacedParagraph
         if theme.footer_title:
-            shapes.append(TextShape("Footer", Box(self.content.x, self.footer_top,
+            shapes.append(TextShape("Footer", Box(self.content.x, top,
                                                   round(self.content.w * 0.45), box_h),
                                     (para((Span(self.deck.meta.title),), size, muted,
                                           line_spacing=self.line_height(size)),),
-                                    insets=(0, 0, 0, 0), anchor="bottom"))
+                                    insets=(0, 0, 0, 0)))
         if theme.footer_number:
             width = round(1.0 * EMU_PER_INCH)
-            shapes.append(TextShape("Slide number", Box(self.content.right - width,
-                                                        self.footer_top, width, box_h),
+            shapes.append(TextShape("Slide number", Box(self.content.right - width, top,
+                                                        width, box_h),
                                     (para((Span(str(number)),), size, muted, align="right",
                                           line_spacing=self.line_height(size)),),
-                                    insets=(0, 0, 0, 0), anchor="bottom"))
+                                    insets=(0, 0, 0, 0)))
         return replace(slide, shapes=(*slide.shapes, *shapes))
 
     def title_slide(self, slide: Slide) -> PlacedSlide:
@@ -381,7 +391,7 @@ class DeckLayout:
         size = max(size, min(theme.sizes.title * 1.2, theme.sizes.title_slide)) \
             if lines == 1 and self.lines((Span(shown),), "heading", theme.sizes.title * 1.2,
                                          width - 2 * TEXT_INSET, True) == 1 else size
-        height = math.ceil(lines * self.line_height(size) * EMU_PER_PT) + 2 * TEXT_INSET
+        height = self.lines_height(lines, size) + 2 * TEXT_INSET
         y = (theme.slide_height - height) // 2
         shapes: list[Shape] = [
             FillShape("Section bar", Box(self.content.x, y - round(0.25 * EMU_PER_INCH),
@@ -627,8 +637,7 @@ class DeckLayout:
                                     self._callout_insets())
         if isinstance(block, Code):
             code_size, lines = self._code_lines(block, width, size)
-            return math.ceil(len(lines) * self.line_height(code_size) * EMU_PER_PT) \
-                + 2 * CALLOUT_PAD
+            return self.lines_height(len(lines), code_size) + 2 * CALLOUT_PAD
         return sum(self._table_geometry(block, width, size)[1])
 
     def _callout_insets(self) -> tuple[int, int, int, int]:
@@ -698,8 +707,7 @@ class DeckLayout:
                 tallest = max(tallest, self.lines(cell, "body", table_size,
                                                   widths[index] - 2 * inset,
                                                   bold=row_index == 0))
-            heights.append(math.ceil(tallest * self.line_height(table_size) * EMU_PER_PT)
-                           + 2 * inset)
+            heights.append(self.lines_height(tallest, table_size) + 2 * inset)
         return widths, heights, table_size
 
     def column_shapes(self, fit: _Fit, box: Box) -> list[Shape]:

@@ -246,18 +246,23 @@ def _em_of(font: FontFile | None, char: str, estimate: float) -> float:
 
 
 @functools.cache
-def _load(path: Path, index: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(path), 1000, index=index)
+def _load(path: Path, index: int, size: int = 1000) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(path), size, index=index)
 
 
 @functools.cache
 def _has_glyph(font: FontFile, char: str) -> bool:
-    loaded = _load(font.path, font.index)
+    """Whether the font draws the character itself rather than its .notdef box."""
+    return _glyph_signature(font, char) != _glyph_signature(font, "\U0010fffd")
+
+
+@functools.cache
+def _glyph_signature(font: FontFile, char: str) -> tuple[float, bytes]:
+    small = _load(font.path, font.index, 24)
     try:
-        mask = loaded.getmask(char)
+        return float(small.getlength(char)), bytes(small.getmask(char))
     except (OSError, ValueError):
-        return False
-    return bool(loaded.getlength(char) > 0 or mask.size[0] > 0)
+        return 0.0, b""
 
 
 def line_em(measurer: Measurer, chars: Sequence[StyledChar]) -> float:
@@ -267,11 +272,18 @@ def line_em(measurer: Measurer, chars: Sequence[StyledChar]) -> float:
     previous = ""
     for char, role, bold in chars:
         total += measurer.em(char, role, bold)
-        kind = "latin" if char.isdigit() else char_class(char)
-        if {previous, kind} == {"ea", "latin"}:
+        kind = _kind(char)
+        if _autospaced(previous, kind):
             total += ASIAN_LATIN_GAP_EM
         previous = kind
     return total
+
+
+def _autospaced(before: str, after: str) -> bool:
+    """Whether LibreOffice puts its Asian/Latin gap between characters of these kinds: an
+    East Asian character next to any visible non-Asian one (letters, digits, punctuation)."""
+    visible = ("latin", "neutral", "emoji")
+    return (before == "ea" and after in visible) or (after == "ea" and before in visible)
 
 
 def wrap_chars(measurer: Measurer, chars: list[StyledChar], available_em: float,
@@ -312,38 +324,76 @@ def _tokens(chars: list[StyledChar], cjk_per_char: bool) -> list[list[StyledChar
     return [token for token in tokens if token]
 
 
+@dataclass(frozen=True)
+class _Token:
+    """An unbreakable piece of a line with its widths in em."""
+
+    chars: list[StyledChar]
+    width: float
+    visible: float
+    first_kind: str
+    last_kind: str
+
+
+def _token(measurer: Measurer, chars: list[StyledChar]) -> _Token:
+    end = len(chars)
+    while end and chars[end - 1][0].isspace():
+        end -= 1
+    visible = line_em(measurer, chars[:end])
+    trailing = sum(measurer.em(char, role, bold) for char, role, bold in chars[end:])
+    return _Token(chars, visible + trailing, visible, _kind(chars[0][0]), _kind(chars[-1][0]))
+
+
+def _kind(char: str) -> str:
+    """The kind of a character for autospacing: spaces are their own kind."""
+    return "space" if char.isspace() else char_class(char)
+
+
 def _wrap_segment(measurer: Measurer, chars: list[StyledChar], available_em: float,
                   cjk_per_char: bool) -> list[list[StyledChar]]:
+    """Greedy wrapping in one pass: each token is measured once."""
     lines: list[list[StyledChar]] = []
     current: list[StyledChar] = []
-    for token in _tokens(chars, cjk_per_char):
-        candidate = current + token
-        if _visible_width(measurer, candidate) <= available_em or not current:
-            current = candidate
-        else:
+    width = 0.0
+    last_kind = ""
+    for token in (_token(measurer, piece) for piece in _tokens(chars, cjk_per_char)):
+        gap = ASIAN_LATIN_GAP_EM if _autospaced(last_kind, token.first_kind) else 0.0
+        if current and width + gap + token.visible > available_em:
             lines.append(current)
-            current = list(token)
-        while _visible_width(measurer, current) > available_em and len(current) > 1:
-            cut = _longest_fitting_prefix(measurer, current, available_em)
-            lines.append(current[:cut])
-            current = current[cut:]
+            current, width, gap = [], 0.0, 0.0
+        if not current and token.visible > available_em:
+            pieces = _split_long_token(measurer, token.chars, available_em)
+            lines.extend(pieces[:-1])
+            current = pieces[-1]
+            width = line_em(measurer, current)
+        else:
+            current = current + token.chars
+            width += gap + token.width
+        last_kind = token.last_kind
     lines.append(current)
     return lines
 
 
-def _visible_width(measurer: Measurer, chars: list[StyledChar]) -> float:
-    end = len(chars)
-    while end and chars[end - 1][0].isspace():
-        end -= 1
-    return line_em(measurer, chars[:end])
-
-
-def _longest_fitting_prefix(measurer: Measurer, chars: list[StyledChar],
-                            available_em: float) -> int:
-    cut = 1
-    while cut < len(chars) and _visible_width(measurer, chars[: cut + 1]) <= available_em:
-        cut += 1
-    return cut
+def _split_long_token(measurer: Measurer, chars: list[StyledChar],
+                      available_em: float) -> list[list[StyledChar]]:
+    """A word too long for any line (a URL, an identifier) broken between characters."""
+    pieces: list[list[StyledChar]] = []
+    current: list[StyledChar] = []
+    width = 0.0
+    last_kind = ""
+    for styled in chars:
+        kind = _kind(styled[0])
+        advance = measurer.em(*styled) + (ASIAN_LATIN_GAP_EM
+                                          if _autospaced(last_kind, kind) else 0.0)
+        if current and width + advance > available_em and not styled[0].isspace():
+            pieces.append(current)
+            current, width = [], measurer.em(*styled)
+        else:
+            width += advance
+        current.append(styled)
+        last_kind = kind
+    pieces.append(current)
+    return pieces
 
 
 def measurer_for(faces: dict[str, tuple[str, str]]) -> Measurer:
