@@ -172,6 +172,17 @@ class PlacedSlide:
 
 
 @dataclass
+class _Composition:
+    """One arrangement of a slide body: the text fitted in its column and the pictures."""
+
+    fit: _Fit
+    text_box: Box
+    pictures: list[PictureShape | TextShape]
+    picture_area: int
+    moved: int
+
+
+@dataclass
 class _Fit:
     """The outcome of filling a column: blocks placed with their heights, and the rest."""
 
@@ -417,11 +428,9 @@ class DeckLayout:
                    self.footer_top - round(0.12 * EMU_PER_INCH) - body_top
                    - round(0.2 * EMU_PER_INCH))
         pictures = [self.images[image] for image in slide.images if image in self.images]
-        text_box, picture_box = self.split_body(body, list(slide.body), pictures)
-        shapes: list[Shape] = [*title_shapes]
-        if picture_box is not None:
-            shapes.extend(self.picture_grid(pictures, picture_box))
-        fit = self.fit_column(list(slide.body), text_box)
+        composition = self.compose(body, list(slide.body), pictures)
+        fit, text_box = composition.fit, composition.text_box
+        shapes: list[Shape] = [*title_shapes, *composition.pictures]
         shapes.extend(self.column_shapes(fit, text_box))
         parts = [(shapes, fit)]
         rest = fit.rest
@@ -467,24 +476,55 @@ class DeckLayout:
             f"from \"{preview}\" on (use --overflow continue to keep them on slides)",
             self.deck.source, first.line)
 
-    def split_body(self, body: Box, blocks: list[SlideBlock],
-                   pictures: list[PreparedImage]) -> tuple[Box, Box | None]:
-        """The text column and the picture area of a slide body."""
+    def compose(self, body: Box, blocks: list[SlideBlock],
+                pictures: list[PreparedImage]) -> _Composition:
+        """Text and pictures arranged as a designer would: of the arrangements that fit (the
+        pictures beside the text at a few column widths, or below it), the one that keeps the
+        most text on the slide, then the one with the largest pictures."""
+        candidates = [self._arrangement(body, blocks, pictures, text_box, picture_box)
+                      for text_box, picture_box in self.arrangements(body, blocks, pictures)]
+        return min(candidates, key=lambda c: (c.moved, -round(c.picture_area / 1e10), -c.fit.size))
+
+    def _arrangement(self, body: Box, blocks: list[SlideBlock], pictures: list[PreparedImage],
+                     text_box: Box, picture_box: Box | None) -> _Composition:
+        fit = self.fit_column(blocks, text_box) if blocks else _Fit(self.theme.sizes.body)
+        if picture_box is not None and text_box.y == body.y and text_box.w == body.w:
+            used = sum(h for _, h in fit.placed) + BLOCK_GAP * max(0, len(fit.placed) - 1)
+            top = body.y + used + self.theme.grid.gutter
+            picture_box = Box(body.x, top, body.w, body.bottom - top)
+        drawn = self.picture_grid(pictures, picture_box) if picture_box is not None else []
+        area = sum(shape.box.w * shape.box.h for shape in drawn)
+        moved = sum(len(block.items) if isinstance(block, Points | Callout) else 1
+                    for block in fit.rest)
+        return _Composition(fit, text_box, drawn, area, moved)
+
+    def arrangements(self, body: Box, blocks: list[SlideBlock],
+                     pictures: list[PreparedImage]) -> list[tuple[Box, Box | None]]:
+        """The (text column, picture area) pairs worth trying for a slide body."""
         if not pictures:
-            return body, None
+            return [(body, None)]
         if not blocks:
-            return Box(body.x, body.y, 0, body.h), body
+            return [(Box(body.x, body.y, 0, body.h), body)]
         gutter = self.theme.grid.gutter
         if len(pictures) == 1:
             picture = pictures[0]
-            wanted = self.requested_width(picture, body.w)
-            share = min(0.58, max(0.4, wanted / body.w))
+            wanted = min(0.58, max(0.4, self.requested_width(picture, body.w) / body.w))
+            hinted = picture.ref.width_px is not None or picture.ref.height_px is not None
+            shares = [wanted] if hinted else sorted({min(wanted, share)
+                                                      for share in (wanted, 0.5, 0.42)})
         else:
-            share = 0.56
-        picture_w = round(body.w * share)
-        text_w = body.w - picture_w - gutter
-        return (Box(body.x, body.y, text_w, body.h),
-                Box(body.x + text_w + gutter, body.y, picture_w, body.h))
+            shares = [0.56]
+        options: list[tuple[Box, Box | None]] = []
+        for share in shares:
+            picture_w = round(body.w * share)
+            text_w = body.w - picture_w - gutter
+            options.append((Box(body.x, body.y, text_w, body.h),
+                            Box(body.x + text_w + gutter, body.y, picture_w, body.h)))
+        row_aspect = sum(picture.aspect for picture in pictures)
+        if row_aspect >= 1.8:
+            text_h = round(body.h * 0.45)
+            options.append((Box(body.x, body.y, body.w, text_h), Box(body.x, body.y, body.w, 0)))
+        return options
 
     def requested_width(self, picture: PreparedImage, reference_width: int) -> int:
         """The width a picture asks for: its width hint relative to the Markdown reading
@@ -501,11 +541,14 @@ class DeckLayout:
             wanted = min(wanted, native * MAX_UPSCALE)
         return round(wanted)
 
-    def picture_grid(self, pictures: list[PreparedImage], area: Box) -> list[Shape]:
+    def picture_grid(self, pictures: list[PreparedImage],
+                     area: Box) -> list[PictureShape | TextShape]:
         """Pictures in one column (1-2) or a grid, each fitted to its cell at its aspect."""
         count = len(pictures)
         if count == 1:
             columns = 1
+        elif area.w >= area.h * 2.2:
+            columns = count
         elif count == 2:
             columns = 1 if area.h >= area.w * 0.9 else 2
         else:
@@ -514,7 +557,7 @@ class DeckLayout:
         gap = round(self.theme.grid.gutter * 0.6)
         cell_w = (area.w - gap * (columns - 1)) // columns
         cell_h = (area.h - gap * (rows - 1)) // rows
-        shapes: list[Shape] = []
+        shapes: list[PictureShape | TextShape] = []
         for index, picture in enumerate(pictures):
             row, column = divmod(index, columns)
             cell = Box(area.x + column * (cell_w + gap), area.y + row * (cell_h + gap), cell_w,
@@ -522,7 +565,8 @@ class DeckLayout:
             shapes.append(self.fit_picture(picture, cell, index + 1))
         return shapes
 
-    def fit_picture(self, picture: PreparedImage, cell: Box, number: int) -> Shape:
+    def fit_picture(self, picture: PreparedImage, cell: Box,
+                    number: int) -> PictureShape | TextShape:
         """A picture at its aspect ratio and requested size, centred horizontally in its
         cell and aligned to the cell's top; a labelled placeholder when it is missing."""
         if not picture.ok:
@@ -685,14 +729,14 @@ class DeckLayout:
     def _table_geometry(self, table: Table, width: int,
                         size: float) -> tuple[list[int], list[int], float]:
         """Column widths (from content), row heights and the table's type size."""
-        table_size = max(self.theme.sizes.body_min * 0.8, size * 0.8)
+        table_size = size
         rows = [table.header, *table.rows]
         columns = max(len(row) for row in rows) if rows else 1
         natural = [0.0] * columns
-        for row in rows:
+        for row_index, row in enumerate(rows):
             for index, cell in enumerate(row):
                 natural[index] = max(natural[index], self.measurer.width(
-                    plain_text(cell), "body", rows.index(row) == 0, table_size) + 12)
+                    plain_text(cell), "body", row_index == 0, table_size) + 12)
         floor = width / columns * 0.5
         weights = [max(value, floor / EMU_PER_PT) for value in natural]
         total = sum(weights) or 1.0

@@ -286,6 +286,7 @@ class _Painter:
     def paragraph(self, paragraph: Any, placed: PlacedParagraph) -> None:
         paragraph.alignment = ALIGN.get(placed.align, PP_ALIGN.LEFT)
         p_pr = paragraph._p.get_or_add_pPr()
+        p_pr.set("hangingPunct", "0")
         p_pr.set("marL", str(placed.margin_left))
         p_pr.set("indent", str(-placed.hanging))
         if placed.line_spacing:
