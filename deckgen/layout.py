@@ -439,7 +439,7 @@ class DeckLayout:
                 cont_title, _, _ = self.title_shapes(slide.title, slide.kicker,
                                                             self.content.w)
                 cont_box = Box(body.x, body.y, body.w, body.h)
-                cont_fit = self.fit_column(rest, cont_box)
+                cont_fit = self.fill(rest, cont_box, fit.size)
                 if not cont_fit.placed:
                     break
                 parts.append(([*cont_title, *self.column_shapes(cont_fit, cont_box)],
@@ -567,8 +567,8 @@ class DeckLayout:
 
     def fit_picture(self, picture: PreparedImage, cell: Box,
                     number: int) -> PictureShape | TextShape:
-        """A picture at its aspect ratio and requested size, centred horizontally in its
-        cell and aligned to the cell's top; a labelled placeholder when it is missing."""
+        """A picture at its aspect ratio and requested size, centred in its cell; a labelled
+        placeholder when it is missing."""
         if not picture.ok:
             return self.placeholder(picture, cell, number)
         aspect = picture.aspect
@@ -580,7 +580,8 @@ class DeckLayout:
             width = self.requested_width(picture, self.content.w)
         width = min(width, cell.w, cell.h * aspect)
         height = width / aspect
-        box = Box(cell.x + round((cell.w - width) / 2), cell.y, round(width), round(height))
+        box = Box(cell.x + round((cell.w - width) / 2), cell.y + round((cell.h - height) / 2),
+                  round(width), round(height))
         return PictureShape(f"Picture {number}", box, picture)
 
     def placeholder(self, picture: PreparedImage, cell: Box, number: int) -> TextShape:
