@@ -528,7 +528,7 @@ class DeckLayout:
 
     def requested_width(self, picture: PreparedImage, reference_width: int) -> int:
         """The width a picture asks for: its width hint relative to the Markdown reading
-        width, else its own size at 96 dpi, never more than twice its pixels."""
+        width, else as large as it may be shown: twice its size at 96 dpi."""
         native = picture.width_px * EMU_PER_PX if picture.ok else reference_width
         hint_w, hint_h = picture.ref.width_px, picture.ref.height_px
         if hint_w:
@@ -536,7 +536,7 @@ class DeckLayout:
         elif hint_h and picture.ok:
             wanted = hint_h * picture.aspect / READING_WIDTH_PX * reference_width
         else:
-            wanted = native
+            wanted = native * MAX_UPSCALE
         if picture.ok:
             wanted = min(wanted, native * MAX_UPSCALE)
         return round(wanted)

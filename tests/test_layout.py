@@ -1,0 +1,250 @@
+"""Unit tests of text measurement, wrapping, fitting and composition (no python-pptx)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import ImageFont
+
+from deckgen.errors import Diagnostics
+from deckgen.images import PreparedImage
+from deckgen.layout import (
+    EMU_PER_INCH,
+    EMU_PER_PT,
+    Box,
+    DeckLayout,
+    Overflow,
+    PictureShape,
+    TextShape,
+)
+from deckgen.measure import ASIAN_LATIN_GAP_EM, Measurer, char_class, find_font, measurer_for
+from deckgen.model import (
+    Callout,
+    Code,
+    Deck,
+    DeckMeta,
+    Image,
+    Point,
+    Points,
+    Slide,
+    SlideKind,
+    Span,
+    Table,
+)
+from deckgen.theme import load_theme
+
+LIBERATION = find_font("Liberation Sans", False)
+NOTO_KR = find_font("Noto Sans CJK KR", False)
+needs_fonts = pytest.mark.skipif(LIBERATION is None or NOTO_KR is None,
+                                 reason="fonts-liberation2 and fonts-noto-cjk not installed")
+
+
+@pytest.fixture(scope="module")
+def measurer() -> Measurer:
+    return measurer_for({"body": ("Arial", "Malgun Gothic"), "heading": ("Arial", "Malgun Gothic"),
+                         "code": ("Consolas", "Malgun Gothic")})
+
+
+@pytest.fixture(scope="module")
+def layout(measurer: Measurer) -> DeckLayout:
+    theme = load_theme("default", Diagnostics())
+    deck = Deck(Path("notes.md"), DeckMeta("Deck"), ())
+    return DeckLayout(theme, measurer, {}, Overflow.NOTES, Diagnostics(), deck)
+
+
+def test_character_classes() -> None:
+    assert char_class("가") == "ea"
+    assert char_class("A") == "latin"
+    assert char_class(" ") == "neutral"
+    assert char_class("🤔") == "emoji"
+    assert char_class("\ufe0f") == "zero"
+
+
+@needs_fonts
+def test_latin_width_is_the_font_advance(measurer: Measurer) -> None:
+    assert LIBERATION is not None
+    expected = ImageFont.truetype(str(LIBERATION.path), 1000).getlength("Kubernetes") / 1000 * 24
+    assert measurer.width("Kubernetes", "body", False, 24) == pytest.approx(expected, rel=1e-6)
+
+
+@needs_fonts
+def test_hangul_is_measured_with_the_hangul_face(measurer: Measurer) -> None:
+    assert NOTO_KR is not None
+    hangul = ImageFont.truetype(str(NOTO_KR.path), 1000, index=NOTO_KR.index)
+    expected = hangul.getlength("가상화") / 1000 * 24
+    assert measurer.width("가상화", "body", False, 24) == pytest.approx(expected, rel=1e-6)
+    assert measurer.width("가", "body", False, 10) == pytest.approx(9.2, abs=0.3)
+
+
+@needs_fonts
+def test_autospacing_between_hangul_and_latin_is_counted(measurer: Measurer) -> None:
+    joined = measurer.width("ECS에", "body", False, 24)
+    parts = measurer.width("ECS", "body", False, 24) + measurer.width("에", "body", False, 24)
+    assert joined == pytest.approx(parts + ASIAN_LATIN_GAP_EM * 24)
+
+
+@needs_fonts
+def test_bold_is_wider_than_regular(measurer: Measurer) -> None:
+    assert measurer.width("Kubernetes", "body", True, 24) > \
+        measurer.width("Kubernetes", "body", False, 24)
+
+
+@needs_fonts
+def test_wrapping_keeps_words_and_hangul_word_wise(measurer: Measurer) -> None:
+    text = "최초의 리눅스가 나온 시점부터 꾸준한 개발을 통해서"
+    lines = measurer.wrap([Span(text)], "body", 20, 200)
+    assert len(lines) > 1
+    assert " ".join(lines) == text
+    for line in lines:
+        assert measurer.width(line, "body", False, 20) <= 200
+
+
+@needs_fonts
+def test_line_count_takes_the_larger_of_word_and_character_wrapping(measurer: Measurer) -> None:
+    text = [Span("컨테이너오케스트레이션 도구 중 하나로써")]
+    assert measurer.line_count(text, "body", 20, 150) >= len(
+        measurer.wrap(text, "body", 20, 150))
+
+
+@needs_fonts
+def test_a_long_url_breaks_inside_the_word(measurer: Measurer) -> None:
+    url = "https://example.com/" + "segment/" * 25
+    lines = measurer.wrap([Span(url)], "body", 18, 300)
+    assert len(lines) > 3
+    assert all(measurer.width(line, "body", False, 18) <= 300 for line in lines)
+
+
+@needs_fonts
+def test_hard_breaks_end_lines(measurer: Measurer) -> None:
+    assert measurer.line_count([Span("one\ntwo\nthree")], "body", 18, 500) == 3
+
+
+@needs_fonts
+def test_fit_column_picks_the_largest_size_that_fits(layout: DeckLayout) -> None:
+    short = [Points((Point((Span("짧은 문장."),), 1),), 1)]
+    box = Box(0, 0, 6 * EMU_PER_INCH, 4 * EMU_PER_INCH)
+    assert layout.fit_column(short, box).size == layout.theme.sizes.body
+    many = [Points(tuple(Point((Span(f"항목 {i} 에 대한 꽤 긴 설명 문장입니다"),), i)
+                         for i in range(8)), 1)]
+    fit = layout.fit_column(many, box)
+    assert layout.theme.sizes.body_min <= fit.size < layout.theme.sizes.body
+    assert not fit.rest
+    used = sum(height for _, height in fit.placed)
+    assert used <= box.h
+
+
+@needs_fonts
+def test_overflow_moves_whole_points_in_order(layout: DeckLayout) -> None:
+    items = tuple(Point((Span(f"항목 {i}: 설명이 있는 한 줄짜리 요점"),), i) for i in range(40))
+    box = Box(0, 0, 6 * EMU_PER_INCH, 4 * EMU_PER_INCH)
+    fit = layout.fit_column([Points(items, 1)], box)
+    assert fit.size == layout.theme.sizes.body_min
+    placed = [item for block, _ in fit.placed for item in block.items]  # type: ignore[union-attr]
+    rest = [item for block in fit.rest for item in block.items]  # type: ignore[union-attr]
+    assert placed + rest == list(items)
+    assert 0 < len(placed) < 40
+
+
+@needs_fonts
+def test_a_long_code_block_is_split_between_lines(layout: DeckLayout) -> None:
+    code = Code("\n".join(f"line_{i} = {i}" for i in range(80)), "python", 1)
+    box = Box(0, 0, 10 * EMU_PER_INCH, 4 * EMU_PER_INCH)
+    fit = layout.fit_column([code], box)
+    head = fit.placed[0][0]
+    tail = fit.rest[0]
+    assert isinstance(head, Code) and isinstance(tail, Code)
+    assert head.text + "\n" + tail.text == code.text
+
+
+@needs_fonts
+def test_long_code_lines_wrap_with_a_visible_marker(layout: DeckLayout) -> None:
+    code = Code("x = " + "a_very_long_identifier + " * 12, "python", 1)
+    size, lines = layout._code_lines(code, 6 * EMU_PER_INCH, layout.theme.sizes.body)
+    assert len(lines) > 1
+    assert all(line.startswith("↪") for line in lines[1:])
+    assert size >= layout.theme.sizes.code_min
+
+
+@needs_fonts
+def test_a_table_split_keeps_its_header(layout: DeckLayout) -> None:
+    header = tuple((Span(f"컬럼{i}"),) for i in range(12))
+    rows = tuple(tuple((Span(f"값{r}{c}"),) for c in range(12)) for r in range(60))
+    table = Table(header, rows, ("",) * 12, 1)
+    box = Box(0, 0, 12 * EMU_PER_INCH, 4 * EMU_PER_INCH)
+    fit = layout.fit_column([table], box)
+    head, tail = fit.placed[0][0], fit.rest[0]
+    assert isinstance(head, Table) and isinstance(tail, Table)
+    assert head.header == tail.header == header
+    assert head.rows + tail.rows == rows
+
+
+@needs_fonts
+def test_long_titles_shrink_then_wrap_then_ellipsize(layout: DeckLayout) -> None:
+    width = 11 * EMU_PER_INCH
+    assert layout.fit_title("짧은 제목", width) == ("짧은 제목", layout.theme.sizes.title, 1)
+    medium = "A title long enough that it needs to shrink a little to stay on one line ok"
+    shown, size, lines = layout.fit_title(medium, width)
+    assert shown == medium and lines <= 2 and size >= layout.theme.sizes.title_min
+    huge = " ".join(["virtualization"] * 40)
+    shown, size, lines = layout.fit_title(huge, width)
+    assert shown.endswith("…") and lines == 2 and size == layout.theme.sizes.title_min
+
+
+def _picture(width: int, height: int, hint: float | None = None) -> PreparedImage:
+    ref = Image(f"{width}x{height}.png", "", 1, width_px=hint)
+    return PreparedImage(ref, None, b"png", "png", width, height)
+
+
+@needs_fonts
+def test_pictures_keep_their_aspect_and_do_not_upscale_past_twice(layout: DeckLayout) -> None:
+    cell = Box(0, 0, 8 * EMU_PER_INCH, 5 * EMU_PER_INCH)
+    small = layout.fit_picture(_picture(100, 50), cell, 1)
+    assert isinstance(small, PictureShape)
+    assert small.box.w == pytest.approx(200 * 9525, rel=0.01)
+    assert small.box.w / small.box.h == pytest.approx(2.0, rel=0.01)
+    big = layout.fit_picture(_picture(4000, 1000), cell, 2)
+    assert big.box.w <= cell.w and big.box.w / big.box.h == pytest.approx(4.0, rel=0.01)
+
+
+@needs_fonts
+def test_a_width_hint_is_relative_to_the_reading_width(layout: DeckLayout) -> None:
+    cell = Box(0, 0, 12 * EMU_PER_INCH, 9 * EMU_PER_INCH)
+    half = layout.fit_picture(_picture(1600, 1000, hint=400), cell, 1)
+    full = layout.fit_picture(_picture(1600, 1000, hint=800), cell, 1)
+    assert half.box.w == pytest.approx(full.box.w / 2, rel=0.02)
+
+
+@needs_fonts
+def test_four_pictures_with_text_are_all_placed_without_overlap(layout: DeckLayout) -> None:
+    pictures = {_picture(w, h).ref: _picture(w, h) for w, h in
+                ((2400, 800), (600, 1200), (900, 900), (3000, 2000))}
+    slide = Slide(SlideKind.CONTENT, "Pictures", 1,
+                  body=(Points((Point((Span("네 장의 그림."),), 1),), 1),),
+                  images=tuple(pictures))
+    placed_layout = DeckLayout(layout.theme, layout.measurer, pictures, Overflow.NOTES,
+                               Diagnostics(), layout.deck)
+    [placed] = placed_layout.content_slides(slide)
+    boxes = [shape.box for shape in placed.shapes if isinstance(shape, PictureShape)]
+    texts = [shape.box for shape in placed.shapes
+             if isinstance(shape, TextShape) and shape.name.startswith("Text")]
+    assert len(boxes) == 4
+    for index, box in enumerate(boxes):
+        assert box.x >= 0 and box.right <= layout.theme.slide_width
+        assert box.y >= 0 and box.bottom <= layout.theme.slide_height
+        for other in boxes[index + 1:] + texts:
+            assert _disjoint(box, other)
+
+
+def _disjoint(a: Box, b: Box) -> bool:
+    return a.right <= b.x or b.right <= a.x or a.bottom <= b.y or b.bottom <= a.y
+
+
+@needs_fonts
+def test_callout_height_includes_its_padding(layout: DeckLayout) -> None:
+    point = Point((Span("🤔 실무에서 ECS에 관련된 부분은 어느정도 감을 잡았다"),), 1, 0, "")
+    width = 8 * EMU_PER_INCH
+    plain = layout.block_height(Points((point,), 1), width, 20)
+    callout = layout.block_height(Callout((point,), 1), width, 20)
+    assert callout > plain
+    assert callout / EMU_PER_PT > 20 * 1.2
