@@ -95,9 +95,10 @@ def build_timestamp(deck: Deck) -> datetime:
             raise DeckgenError(f"SOURCE_DATE_EPOCH={epoch!r} is not a Unix time in "
                                "seconds") from exc
     try:
-        return datetime.fromisoformat(deck.meta.date).replace(tzinfo=UTC)
+        date = datetime.fromisoformat(deck.meta.date)
     except ValueError:
         return FALLBACK_DATE
+    return date.replace(tzinfo=UTC) if date.tzinfo is None else date.astimezone(UTC)
 
 
 def write_atomically(path: Path, data: bytes) -> None:

@@ -139,13 +139,14 @@ def _explicit_note_paragraphs(blocks: list[Block]) -> Iterator[Block]:
 class _BlockReader:
     """Converts markdown-it syntax-tree nodes into model blocks."""
 
-    def __init__(self, path: Path, diagnostics: Diagnostics) -> None:
+    def __init__(self, path: Path, diagnostics: Diagnostics, line_offset: int = 0) -> None:
         self.path = path
         self.diagnostics = diagnostics
+        self.line_offset = line_offset
 
     def blocks(self, node: SyntaxTreeNode) -> list[Block]:
         """The model blocks for one syntax-tree node."""
-        line = node.map[0] + 1 if node.map else 0
+        line = node.map[0] + 1 + self.line_offset if node.map else 0
         kind = node.type
         if kind == "heading":
             level = int(node.tag[1])
@@ -158,7 +159,8 @@ class _BlockReader:
                 out.append(Paragraph(spans, line))
             return [*out, *images]
         if kind in ("bullet_list", "ordered_list"):
-            items = tuple(ListItem(self.children(item), item.map[0] + 1 if item.map else line)
+            items = tuple(ListItem(self.children(item),
+                                   item.map[0] + 1 + self.line_offset if item.map else line)
                           for item in node.children)
             start = int(str(node.attrs.get("start", 1)))
             return [ListBlock(items, kind == "ordered_list", start, line)]
@@ -203,15 +205,20 @@ class _BlockReader:
         if stripped.startswith("<!--"):
             match = NOTES_COMMENT.match(stripped)
             if match:
-                inner = markdown_parser().parse(match["body"].strip())
-                tree = SyntaxTreeNode(inner)
+                body = match["body"]
+                leading = body[: len(body) - len(body.lstrip())]
+                offset = line - 1 + stripped[: match.start("body")].count("\n") \
+                    + leading.count("\n")
+                inner = _BlockReader(self.path, self.diagnostics, offset)
+                tree = SyntaxTreeNode(markdown_parser().parse(body.strip()))
                 return [NotesBlock(tuple(b for child in tree.children
-                                         for b in self.blocks(child)), line)]
+                                         for b in inner.blocks(child)), line)]
             return []
         scan = _HtmlScan()
         scan.feed(html)
         scan.close()
-        images = [self._image_from_attrs(attrs, line) for attrs in scan.images]
+        images = [image for attrs in scan.images
+                  if (image := self._image_from_attrs(attrs, line)) is not None]
         unknown = sorted(scan.unknown_tags)
         if unknown or scan.text.strip():
             what = ", ".join(f"<{tag}>" for tag in unknown) or "raw HTML text"
@@ -225,10 +232,12 @@ class _BlockReader:
         builder.walk(node.children, {})
         return builder.result()
 
-    def _image_from_attrs(self, attrs: dict[str, str], line: int) -> Image:
+    def _image_from_attrs(self, attrs: dict[str, str], line: int) -> Image | None:
         src = attrs.get("src", "").strip()
         if not src:
-            self.diagnostics.warn("<img> without src dropped", self.path, line)
+            self.diagnostics.warn("<img> without src dropped; give it a src=\"path\"",
+                                  self.path, line)
+            return None
         return Image(src=src, alt=attrs.get("alt", "").strip(), line=line,
                      title=attrs.get("title", "").strip(),
                      width_px=self._pixels(attrs.get("width"), "width", line),
@@ -315,8 +324,9 @@ class _InlineBuilder:
         elif tag == "img":
             scan = _HtmlScan()
             scan.feed(html)
-            self.images.extend(self.reader._image_from_attrs(attrs, self.line)
-                               for attrs in scan.images)
+            self.images.extend(image for attrs in scan.images
+                               if (image := self.reader._image_from_attrs(attrs, self.line))
+                               is not None)
         elif tag in FORMAT_TAGS:
             self.html_format[FORMAT_TAGS[tag]] = not closing
         elif tag not in WRAPPER_TAGS:

@@ -45,7 +45,8 @@ MONTHS = {name: number for number, names in enumerate((
     ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
     ("december", "dec")), start=1) for name in names}
 _MONTH_NAMES = "|".join(sorted(MONTHS, key=len, reverse=True))
-_QUALIFIER = {"early": 0, "mid": 1, "late": 2, "초": 0, "초반": 0, "중반": 1, "말": 2, "후반": 2}
+#: Where in its decade an "early", "mid" or "late" decade falls, in years.
+_QUALIFIER = {"early": 1, "mid": 5, "late": 8, "초": 1, "초반": 1, "중반": 5, "말": 8, "후반": 8}
 
 #: Patterns of headings that name a time, most specific first; each gives year and month.
 ERA_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -78,10 +79,11 @@ def era_of(text: str) -> Era | None:
             return Era(text, year, month, (year, month, 1))
         if form == "decade-ko":
             year = int(match[1])
-            return Era(text, year, 0, (year, 0, _QUALIFIER.get(match[2] or "", 0)))
+            return Era(text, year, 0, (year + _QUALIFIER.get(match[2] or "", 0), 0, 0))
         if form == "decade-en":
             year = int(match[2])
-            return Era(text, year, 0, (year, 0, _QUALIFIER.get((match[1] or "").lower(), 0)))
+            return Era(text, year, 0,
+                       (year + _QUALIFIER.get((match[1] or "").lower(), 0), 0, 0))
         year = int(match[1])
         if 1000 <= year <= 2999:
             return Era(text, year, 0, (year, 0, 0))
@@ -336,29 +338,39 @@ def split_lines(spans: Inline) -> list[Inline]:
 
 
 def split_sentences(spans: Inline) -> list[Inline]:
-    """Spans split into sentences and hard lines; never inside code spans or links."""
+    """Spans split into sentences and hard lines. A sentence ends at ".", "!" or "?" and white
+    space in plain, bold, italic or link text (not code); never inside a code span or a link."""
     result: list[Inline] = []
     for line in split_lines(spans):
-        current: list[Span] = []
-        for span in line:
-            if span.code or span.link:
-                current.append(span)
+        chars = [(char, index) for index, span in enumerate(line) for char in span.text]
+        text = "".join(char for char, _ in chars)
+        start = 0
+        for match in SENTENCE_END.finditer(text):
+            end_mark = match.start() - 1
+            while end_mark > 0 and text[end_mark] not in ".!?。！？":
+                end_mark -= 1
+            mark_span = line[chars[end_mark][1]]
+            gap_span = line[chars[match.start()][1]]
+            if mark_span.code or (gap_span.link and gap_span.link == mark_span.link) \
+                    or gap_span.code or _ends_with_abbreviation(text[start:match.start()]):
                 continue
-            start = 0
-            for match in SENTENCE_END.finditer(span.text):
-                head = span.text[start:match.start()]
-                before = plain_text((*current, Span(head)))
-                if _ends_with_abbreviation(before):
-                    continue
-                current.append(_like(span, span.text[start:match.end()]))
-                result.append(_trim(current))
-                current = []
-                start = match.end()
-            if span.text[start:]:
-                current.append(_like(span, span.text[start:]))
-        if plain_text(tuple(current)).strip():
-            result.append(_trim(current))
-    return result
+            result.append(_spans_of(line, chars[start:match.start()]))
+            start = match.end()
+        if text[start:].strip():
+            result.append(_spans_of(line, chars[start:]))
+    return [spans for spans in result if spans]
+
+
+def _spans_of(line: Inline, chars: list[tuple[str, int]]) -> Inline:
+    """Characters of a line (with the index of their span) regrouped into spans."""
+    spans: list[Span] = []
+    current = -1
+    for char, index in chars:
+        if index != current:
+            spans.append(_like(line[index], ""))
+            current = index
+        spans[-1] = _like(spans[-1], spans[-1].text + char)
+    return _trim(spans)
 
 
 def _ends_with_abbreviation(text: str) -> bool:

@@ -364,8 +364,8 @@ def test_korean_deck_is_drawn_in_noto_cjk_and_mapped_faces(korean_deck: tuple[Pa
         ("Calibri", "Carlito"),
         ("Consolas", "Liberation Mono"),
         ("Courier New", "Liberation Mono"),
-        ("Segoe UI Emoji", "Noto Color Emoji"),
-        ("Apple Color Emoji", "Noto Color Emoji"),
+        ("Segoe UI Emoji", "Symbola"),
+        ("Apple Color Emoji", "Symbola"),
     ],
 )
 def test_fonts_conf_maps_theme_faces(family: str, expected: str) -> None:
