@@ -42,6 +42,10 @@ CALLOUT_BAR = round(0.07 * EMU_PER_INCH)
 CALLOUT_PAD = round(0.16 * EMU_PER_INCH)
 LEVEL_INDENT = round(0.32 * EMU_PER_INCH)
 CODE_WRAP_MARK = "↪ "
+#: A paragraph longer than this cannot fit any slide at a legible size, so it is not
+#: measured: it counts as this many lines (and moves to the notes).
+MAX_MEASURED_CHARS = 6000
+TOO_MANY_LINES = 10_000
 #: LibreOffice draws a line's glyph box up to this many em below its exact line pitch, so
 #: every text box keeps that much room under its last line.
 DESCENT_OVERHANG = 0.16
@@ -207,6 +211,7 @@ class DeckLayout:
                            theme.slide_width - grid.margin_left - grid.margin_right,
                            theme.slide_height - grid.margin_top - grid.margin_bottom)
         self.footer_top = self.content.bottom - grid.footer_height
+        self._line_counts: dict[tuple[tuple[Span, ...], str, float, int, bool], int] = {}
 
     # --- the deck ----------------------------------------------------------------------
 
@@ -246,10 +251,21 @@ class DeckLayout:
 
     def lines(self, spans: Sequence[Span], role: str, size: float, width: int,
               bold: bool = False) -> int:
-        """How many lines spans take at a size in a width (EMU)."""
-        code_role = "code" if self.theme.inline_code_monospace else None
-        return self.measurer.line_count(self._measure_spans(spans), role, size,
-                                        width / EMU_PER_PT, code_role=code_role, bold=bold)
+        """How many lines spans take at a size in a width (EMU); remembered, since fitting
+        measures the same text at the same size again and again."""
+        key = (tuple(spans), role, size, width, bold)
+        known = self._line_counts.get(key)
+        if known is not None:
+            return known
+        if sum(len(span.text) for span in spans) > MAX_MEASURED_CHARS:
+            count = TOO_MANY_LINES
+        else:
+            code_role = "code" if self.theme.inline_code_monospace else None
+            count = self.measurer.line_count(self._measure_spans(spans), role, size,
+                                             width / EMU_PER_PT, code_role=code_role,
+                                             bold=bold)
+        self._line_counts[key] = count
+        return count
 
     def line_height(self, size: float) -> float:
         """The exact line pitch in points for a type size."""
@@ -269,6 +285,12 @@ class DeckLayout:
                 total += size * self.theme.sizes.paragraph_spacing
         total += DESCENT_OVERHANG * size
         return math.ceil(total * EMU_PER_PT) + insets[1] + insets[3]
+
+    def bottom_anchored_insets(self, size: float) -> tuple[int, int, int, int]:
+        """Insets of a box whose text sits on its bottom edge: the room LibreOffice draws
+        under the last line is inside the bottom inset, not above the text."""
+        overhang = round(DESCENT_OVERHANG * size * EMU_PER_PT)
+        return (TEXT_INSET, TEXT_INSET, TEXT_INSET, TEXT_INSET + overhang)
 
     def lines_height(self, lines: int, size: float) -> int:
         """The height in EMU of `lines` lines of one size, with room under the last."""
@@ -298,7 +320,8 @@ class DeckLayout:
         paragraph = PlacedParagraph((Span(shown),), size, theme.color("text"), "heading", True,
                                     line_spacing=self.line_height(size))
         shapes.append(TextShape("Title", Box(self.content.x, y, width, height), (paragraph,),
-                                anchor="bottom", is_title=True))
+                                insets=self.bottom_anchored_insets(size), anchor="bottom",
+                                is_title=True))
         rule_y = y + height + round(0.04 * EMU_PER_INCH)
         shapes.append(FillShape("Title rule", Box(self.content.x, rule_y,
                                                   round(1.1 * EMU_PER_INCH),
@@ -856,8 +879,7 @@ class DeckLayout:
                                                      theme.color("accent_dark"), "heading",
                                                      True, align="center",
                                                      line_spacing=self.line_height(
-                                                         label_size)),),
-                                    anchor="bottom"))
+                                                         label_size)),)))
             caption_top = axis_y + marker
             room = body.bottom - caption_top - round(0.1 * EMU_PER_INCH)
             caption, size = self.fit_caption(entry.caption, label_w, room)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -363,14 +364,8 @@ def split_sentences(spans: Inline) -> list[Inline]:
 
 def _spans_of(line: Inline, chars: list[tuple[str, int]]) -> Inline:
     """Characters of a line (with the index of their span) regrouped into spans."""
-    spans: list[Span] = []
-    current = -1
-    for char, index in chars:
-        if index != current:
-            spans.append(_like(line[index], ""))
-            current = index
-        spans[-1] = _like(spans[-1], spans[-1].text + char)
-    return _trim(spans)
+    return _trim([_like(line[index], "".join(char for char, _ in group))
+                  for index, group in itertools.groupby(chars, key=lambda pair: pair[1])])
 
 
 def _ends_with_abbreviation(text: str) -> bool:
