@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import itertools
+import math
 import zipfile
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -12,12 +15,15 @@ from lxml import etree
 from pptx import Presentation
 from pptx.dml.color import RGBColor
 from pptx.enum.dml import MSO_LINE
-from pptx.enum.shapes import MSO_CONNECTOR, MSO_SHAPE
+from pptx.enum.shapes import MSO_CONNECTOR, MSO_SHAPE, PP_PLACEHOLDER
 from pptx.enum.text import MSO_ANCHOR, MSO_AUTO_SIZE, PP_ALIGN
 from pptx.oxml.ns import qn
 from pptx.util import Emu, Pt
 
+from deckgen.errors import DeckgenError
 from deckgen.layout import (
+    EMU_PER_PT,
+    TEXT_INSET,
     FillShape,
     LineShape,
     PictureShape,
@@ -37,9 +43,11 @@ from deckgen.model import (
     NotesBlock,
     Paragraph,
     Quote,
+    SlideKind,
     Span,
     Table,
 )
+from deckgen.template import Rect, fit_scale
 from deckgen.theme import Theme
 
 TITLE_ONLY_LAYOUT = 5
@@ -56,9 +64,7 @@ GEOMETRY = {"rect": MSO_SHAPE.RECTANGLE, "ellipse": MSO_SHAPE.OVAL,
 def render_deck(slides: Iterable[PlacedSlide], theme: Theme, meta: DeckMeta,
                 timestamp: datetime) -> bytes:
     """The bytes of a .pptx for placed slides; the same input gives the same bytes."""
-    prs = Presentation()
-    prs.slide_width = Emu(theme.slide_width)
-    prs.slide_height = Emu(theme.slide_height)
+    prs = _presentation(theme)
     _apply_theme_fonts(prs, theme)
     painter = _Painter(theme)
     for placed in slides:
@@ -67,6 +73,99 @@ def render_deck(slides: Iterable[PlacedSlide], theme: Theme, meta: DeckMeta,
     buffer = io.BytesIO()
     prs.save(buffer)
     return reproducible_zip(buffer.getvalue(), timestamp)
+
+
+def _presentation(theme: Theme) -> Any:
+    """An empty presentation: python-pptx's own at the theme's slide size, or the company
+    template's masters and layouts without its sample slides (the size is the template's)."""
+    template = theme.template
+    if template is None:
+        prs = Presentation()
+        prs.slide_width = Emu(theme.slide_width)
+        prs.slide_height = Emu(theme.slide_height)
+        return prs
+    try:
+        prs = Presentation(io.BytesIO(template.data))
+    except Exception as exc:  # python-pptx raises many kinds on a damaged package
+        raise DeckgenError(f"template cannot be opened as a presentation ({exc})",
+                           template.path) from exc
+    _remove_slides(prs)
+    return prs
+
+
+def _remove_slides(prs: Any) -> None:
+    """Remove a template's own slides cleanly: their ids, the relationships to them and
+    (as nothing refers to them any more) their parts; sections and custom shows that list
+    them go too, so PowerPoint has nothing to repair."""
+    presentation = prs.part
+    dropped = set()
+    for slide_id in list(prs.slides._sldIdLst):
+        dropped.add(presentation.related_part(slide_id.rId))
+        prs.slides._sldIdLst.remove(slide_id)
+        presentation.drop_rel(slide_id.rId)
+    root = presentation._element
+    for element in root.findall(qn("p:custShowLst")):
+        root.remove(element)
+    for ext in root.findall(f"{qn('p:extLst')}/{qn('p:ext')}"):
+        if any(child.tag.endswith("}sectionLst") for child in ext):
+            ext.getparent().remove(ext)
+    for part in list(presentation.package.iter_parts()):
+        if part in dropped:
+            continue
+        for rel_id, rel in list(part.rels.items()):
+            if rel.is_external or rel.target_part not in dropped:
+                continue
+            element = getattr(part, "_element", None)
+            if element is None:
+                element = etree.fromstring(part.blob)
+                _remove_references(element, rel_id)
+                part._blob = etree.tostring(element, xml_declaration=True, encoding="UTF-8",
+                                            standalone=True)
+            else:
+                _remove_references(element, rel_id)
+            part.rels.pop(rel_id)
+
+
+def _remove_references(element: Any, rel_id: str) -> None:
+    """Remove the elements that refer to a relationship by its id."""
+    for referring in element.xpath(f"//*[@r:id='{rel_id}']",
+                                   namespaces={"r": qn("r:id")[1:].split("}")[0]}):
+        referring.getparent().remove(referring)
+
+
+def _cell_borders(cell: Any, colour: str) -> None:
+    """Thin borders of one colour on every side of a table cell (instead of the white
+    lines of python-pptx's default table style, which show on a dark slide)."""
+    properties = cell._tc.get_or_add_tcPr()
+    for index, tag in enumerate(("a:lnL", "a:lnR", "a:lnT", "a:lnB")):
+        for old in properties.findall(qn(tag)):
+            properties.remove(old)
+        line = etree.Element(qn(tag), w=str(EMU_PER_PT), cap="flat", cmpd="sng", algn="ctr")
+        fill = etree.SubElement(line, qn("a:solidFill"))
+        etree.SubElement(fill, qn("a:srgbClr"), val=colour.lstrip("#").upper())
+        properties.insert(index, line)
+
+
+def _subtitle_placeholder(slide: Any) -> Any:
+    """The slide's subtitle placeholder, else its body placeholder with index 1."""
+    placeholders = list(slide.placeholders)
+    for placeholder in placeholders:
+        if placeholder.placeholder_format.type == PP_PLACEHOLDER.SUBTITLE:
+            return placeholder
+    for placeholder in placeholders:
+        if placeholder.placeholder_format.idx == 1 and placeholder.placeholder_format.type in (
+                PP_PLACEHOLDER.BODY, PP_PLACEHOLDER.OBJECT):
+            return placeholder
+    return None
+
+
+def _remove_empty_placeholders(slide: Any) -> None:
+    """Placeholders of the layout that nothing was put in (they would show prompts such as
+    "Click to add text" while editing)."""
+    for placeholder in list(slide.placeholders):
+        if not (placeholder.has_text_frame and placeholder.text_frame.text.strip()):
+            element = placeholder._element
+            element.getparent().remove(element)
 
 
 def reproducible_zip(data: bytes, timestamp: datetime) -> bytes:
@@ -106,7 +205,7 @@ def _apply_theme_fonts(prs: Any, theme: Theme) -> None:
                     if script.get("script") == "Hang":
                         script.set("typeface", face.east_asian)
         colours = root.find(f".//{qn('a:clrScheme')}")
-        if colours is not None:
+        if colours is not None and theme.template is None:
             for slot, name in (("a:accent1", "accent"), ("a:accent2", "secondary"),
                                ("a:hlink", "link"), ("a:dk2", "accent_dark")):
                 element = colours.find(qn(slot))
@@ -145,14 +244,19 @@ class _Painter:
 
     def slide(self, prs: Any, placed: PlacedSlide) -> None:
         has_title = any(isinstance(s, TextShape) and s.is_title for s in placed.shapes)
-        layout = prs.slide_layouts[TITLE_ONLY_LAYOUT if has_title else BLANK_LAYOUT]
-        slide = prs.slides.add_slide(layout)
-        fill = slide.background.fill
-        fill.solid()
-        fill.fore_color.rgb = _rgb(placed.background)
+        slide = prs.slides.add_slide(self.layout(prs, placed.kind, has_title))
+        if self.theme.template is None:
+            fill = slide.background.fill
+            fill.solid()
+            fill.fore_color.rgb = _rgb(placed.background)
+        in_placeholders = self.template_placeholders(slide, placed)
         elements = []
         for shape in placed.shapes:
-            if isinstance(shape, TextShape):
+            if shape.name in in_placeholders:
+                drawn = in_placeholders[shape.name]
+                if drawn is None:
+                    continue
+            elif isinstance(shape, TextShape):
                 drawn = self.text_shape(slide, shape)
             elif isinstance(shape, PictureShape):
                 drawn = self.picture(slide, shape)
@@ -167,16 +271,88 @@ class _Painter:
         for element in elements:
             tree.remove(element)
             tree.append(element)
+        _remove_empty_placeholders(slide)
         self.notes(slide, placed.notes)
+
+    def layout(self, prs: Any, kind: SlideKind, has_title: bool) -> Any:
+        """The slide layout: python-pptx's Title Only or Blank, or the company template's
+        layout for the slide's role."""
+        template = self.theme.template
+        if template is None:
+            return prs.slide_layouts[TITLE_ONLY_LAYOUT if has_title else BLANK_LAYOUT]
+        role = ("blank" if not has_title else "title" if kind is SlideKind.TITLE
+                else "section" if kind is SlideKind.SECTION else "title_only")
+        chosen = template.layout(role)
+        return prs.slide_masters[chosen.master].slide_layouts[chosen.index]
+
+    def template_placeholders(self, slide: Any, placed: PlacedSlide) -> dict[str, Any]:
+        """On a company template's title or section slide, the title (and the subtitle and
+        byline) drawn in the layout's placeholders: shape name -> the placeholder that
+        shows it (None for text merged into a placeholder already listed)."""
+        if self.theme.template is None or placed.kind not in (SlideKind.TITLE,
+                                                              SlideKind.SECTION):
+            return {}
+        texts = [shape for shape in placed.shapes if isinstance(shape, TextShape)]
+        title = next((shape for shape in texts if shape.is_title), None)
+        drawn: dict[str, Any] = {}
+        if title is not None and slide.shapes.title is not None:
+            self.fill_placeholder(slide.shapes.title, [title])
+            drawn[title.name] = slide.shapes.title
+        rest = [shape for shape in texts if not shape.is_title]
+        subtitle = _subtitle_placeholder(slide)
+        if placed.kind is SlideKind.TITLE and rest and subtitle is not None:
+            self.fill_placeholder(subtitle, rest)
+            drawn.update({shape.name: None for shape in rest})
+            drawn[rest[0].name] = subtitle
+        return drawn
+
+    def fill_placeholder(self, placeholder: Any, shapes: list[TextShape]) -> None:
+        """The text laid out for `shapes` (stacked top to bottom) in one template
+        placeholder at the placeholder's own box: every size scaled by the factor that
+        makes the measured lines fit it; colour, alignment and anchoring the template's."""
+        box = (placeholder.left, placeholder.top, placeholder.width, placeholder.height)
+        gaps = [max(after.box.y - before.box.bottom, 0)
+                for before, after in itertools.pairwise(shapes)]
+        inner_width = max(s.box.w - s.insets[0] - s.insets[2] for s in shapes)
+        inner_height = sum(s.box.h - s.insets[1] - s.insets[3] for s in shapes) + sum(gaps)
+        if None in box:
+            first = shapes[0].box
+            placeholder.left, placeholder.top = Emu(first.x), Emu(first.y)
+            placeholder.width = Emu(first.w)
+            placeholder.height = Emu(inner_height + 2 * TEXT_INSET)
+            scale = 1.0
+        else:
+            scale = fit_scale(inner_width, inner_height, Rect(*(int(v) for v in box)),
+                              TEXT_INSET)
+        paragraphs = []
+        for index, shape in enumerate(shapes):
+            for number, placed in enumerate(shape.paragraphs):
+                size = math.floor(placed.size * scale * 10) / 10
+                ratio = size / placed.size
+                gap = gaps[index - 1] / EMU_PER_PT if index and not number else 0.0
+                paragraphs.append(replace(placed, size=size, color="", align="",
+                                          line_spacing=placed.line_spacing * ratio,
+                                          space_before=(placed.space_before + gap) * ratio))
+        frame = placeholder.text_frame
+        frame.word_wrap = True
+        frame.auto_size = MSO_AUTO_SIZE.NONE
+        frame.margin_left = frame.margin_right = Emu(TEXT_INSET)
+        frame.margin_top = frame.margin_bottom = Emu(TEXT_INSET)
+        self.paragraphs(frame, paragraphs)
 
     # --- shapes --------------------------------------------------------------------------
 
     def text_shape(self, slide: Any, shape: TextShape) -> Any:
         box = shape.box
+        in_template = False
         if shape.is_title and slide.shapes.title is not None:
             drawn = slide.shapes.title
             drawn.left, drawn.top, drawn.width, drawn.height = (Emu(box.x), Emu(box.y),
                                                                 Emu(box.w), Emu(box.h))
+            if self.theme.template is not None:  # the template's title colour and alignment
+                in_template = True
+                shape = replace(shape, paragraphs=tuple(
+                    replace(paragraph, color="", align="") for paragraph in shape.paragraphs))
         elif shape.fill is not None or shape.border is not None:
             drawn = slide.shapes.add_shape(GEOMETRY[shape.geometry], Emu(box.x), Emu(box.y),
                                            Emu(box.w), Emu(box.h))
@@ -190,7 +366,8 @@ class _Painter:
         left, top, right, bottom = shape.insets
         frame.margin_left, frame.margin_top = Emu(left), Emu(top)
         frame.margin_right, frame.margin_bottom = Emu(right), Emu(bottom)
-        frame.vertical_anchor = ANCHOR[shape.anchor]
+        if not in_template:
+            frame.vertical_anchor = ANCHOR[shape.anchor]
         self.paragraphs(frame, shape.paragraphs)
         if shape.link:
             drawn.click_action.hyperlink.address = shape.link
@@ -267,6 +444,7 @@ class _Painter:
                 fill = shape.header_fill if row_index == 0 else (
                     shape.band_fill if row_index % 2 == 0 else self.theme.color("background"))
                 cell.fill.fore_color.rgb = _rgb(fill)
+                _cell_borders(cell, shape.border)
                 for side in ("margin_left", "margin_right", "margin_top", "margin_bottom"):
                     setattr(cell, side, Emu(shape.cell_insets))
                 cell.vertical_anchor = MSO_ANCHOR.TOP
@@ -284,7 +462,8 @@ class _Painter:
             self.paragraph(paragraph, placed)
 
     def paragraph(self, paragraph: Any, placed: PlacedParagraph) -> None:
-        paragraph.alignment = ALIGN.get(placed.align, PP_ALIGN.LEFT)
+        if placed.align:  # "" keeps a template placeholder's alignment
+            paragraph.alignment = ALIGN.get(placed.align, PP_ALIGN.LEFT)
         p_pr = paragraph._p.get_or_add_pPr()
         p_pr.set("hangingPunct", "0")
         p_pr.set("marL", str(placed.margin_left))
@@ -349,8 +528,9 @@ class _Painter:
             r_pr.set("strike", "sngStrike")
         if span.link:
             r_pr.set("u", "sng")
-        fill = etree.SubElement(r_pr, qn("a:solidFill"))
-        etree.SubElement(fill, qn("a:srgbClr"), val=colour)
+        if colour:  # "" keeps a template placeholder's colour
+            fill = etree.SubElement(r_pr, qn("a:solidFill"))
+            etree.SubElement(fill, qn("a:srgbClr"), val=colour)
         etree.SubElement(r_pr, qn("a:latin"), typeface=face.latin)
         etree.SubElement(r_pr, qn("a:ea"), typeface=face.east_asian)
         etree.SubElement(r_pr, qn("a:cs"), typeface=face.latin)

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from deckgen.errors import DeckgenError, Diagnostics
+from deckgen.measure import METRIC_EQUIVALENTS, find_font, measure_file_for
+from deckgen.template import LAYOUT_ROLES, Template, read_template, template_grid
 
 EMU_PER_INCH = 914400
+EMU_PER_PT = 12700
 SLIDE_SIZES = {"16:9": (13.333, 7.5), "4:3": (10.0, 7.5), "16:10": (12.0, 7.5)}
 HEX_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 
+Schema = dict[str, dict[str, tuple[type, tuple[float, float] | None]]]
 #: The schema: section -> key -> (type, allowed range or None). "" is the top level.
-SCHEMA: dict[str, dict[str, tuple[type, tuple[float, float] | None]]] = {
+SCHEMA: Schema = {
     "": {"name": (str, None), "description": (str, None), "lang": (str, None),
-         "extends": (str, None)},
+         "extends": (str, None), "template": (str, None)},
     "slide": {"size": (str, None), "width": (float, (4.0, 56.0)),
               "height": (float, (3.0, 56.0))},
     "sizes": {"title": (float, (12, 96)), "title_min": (float, (10, 96)),
@@ -33,13 +38,33 @@ SCHEMA: dict[str, dict[str, tuple[type, tuple[float, float] | None]]] = {
              "footer_height": (float, (0.0, 1.5))},
     "callout": {"fill": (str, None), "bar": (str, None), "text": (str, None)},
     "inline_code": {"color": (str, None), "bold": (bool, None), "monospace": (bool, None)},
-    "footer": {"title": (bool, None), "number": (bool, None)},
+    "title_slide": {"accent": (str, None)},
+    "section_slide": {"fill": (str, None), "text": (str, None), "bar": (str, None)},
+    "table": {"header_fill": (str, None), "header_text": (str, None),
+              "band_fill": (str, None), "border": (str, None)},
+    "footer": {"title": (bool, None), "number": (bool, None), "date": (bool, None)},
+    "logo": {"image": (str, None), "height": (float, (0.1, 1.5))},
+    "background": {"image": (str, None)},
+    "layouts": {role: (str, None) for role in LAYOUT_ROLES},
 }
 FONT_ROLES = ("heading", "body", "code")
 FONT_KEYS = ("latin", "east_asian")
 REQUIRED_COLOURS = ("background", "text", "muted", "accent", "accent_dark", "rule", "link",
                     "callout_fill", "callout_bar", "code_fill", "code_text", "title_fill",
                     "title_text", "surface", "secondary")
+#: Keys naming files, resolved against the folder of the theme file that sets them.
+PATH_KEYS = (("", "template"), ("logo", "image"), ("background", "image"))
+#: Debian packages of the open fonts deckgen measures with (see measure.METRIC_EQUIVALENTS).
+FONT_PACKAGES = {
+    "liberation sans": "fonts-liberation2", "liberation serif": "fonts-liberation2",
+    "liberation mono": "fonts-liberation2", "arimo": "fonts-croscore",
+    "tinos": "fonts-croscore", "cousine": "fonts-croscore",
+    "carlito": "fonts-crosextra-carlito", "caladea": "fonts-crosextra-caladea",
+    "noto sans cjk kr": "fonts-noto-cjk", "nanumgothic": "fonts-nanum",
+    "dejavu sans": "fonts-dejavu-core", "dejavu sans mono": "fonts-dejavu-core",
+}
+#: WCAG AA contrast: normal text, and large text (18 pt, or 14 pt bold) and graphics.
+AA_TEXT, AA_LARGE = 4.5, 3.0
 
 
 @dataclass(frozen=True)
@@ -83,7 +108,11 @@ class Grid:
 
 @dataclass(frozen=True)
 class Theme:
-    """A validated theme: everything the layout and the renderer need to know of a look."""
+    """A validated theme: everything the layout and the renderer need to know of a look.
+
+    Colour fields other than `colors` hold resolved "#RRGGBB" values. `template` is the
+    company template the deck is built on, if any: the slide size, grid, fonts and colours
+    above then already come from it (where the theme does not override them)."""
 
     name: str
     description: str
@@ -103,6 +132,19 @@ class Theme:
     inline_code_monospace: bool
     footer_title: bool
     footer_number: bool
+    footer_date: bool
+    title_accent: str
+    section_fill: str
+    section_text: str
+    section_bar: str
+    table_header_fill: str
+    table_header_text: str
+    table_band_fill: str
+    table_border: str
+    logo: Path | None
+    logo_height: int
+    background_image: Path | None
+    template: Template | None = None
 
     def color(self, name_or_hex: str) -> str:
         """A colour as "RRGGBB" hex, from a palette name or a "#RRGGBB" literal."""
@@ -137,11 +179,43 @@ def resolve_theme_path(name_or_path: str) -> Path:
     return themes[name_or_path]
 
 
-def load_theme(name_or_path: str, diagnostics: Diagnostics) -> Theme:
-    """Load, merge (`extends`) and validate a theme; unknown keys are warnings."""
+def load_theme(name_or_path: str, diagnostics: Diagnostics,
+               template: Path | None = None) -> Theme:
+    """Load, merge (`extends`) and validate a theme; unknown keys, missing fonts and low
+    contrast are warnings. With a company template (`template`, else the theme's own
+    `template` key) the slide size, grid, fonts and colours come from the template, except
+    the fonts and colours the theme itself (not the built-in default) sets."""
     path = resolve_theme_path(name_or_path)
-    data = _merged_data(path, seen=())
-    return _validated(data, path, diagnostics)
+    layers = _layers(path, seen=())
+    data: dict[str, Any] = {}
+    for _, layer in layers:
+        data = _deep_merge(data, layer)
+    theme = _validated(data, path, diagnostics)
+    template_path = template or (Path(data["template"]) if data.get("template") else None)
+    if template_path is None:
+        _report(theme, diagnostics, lambda _key: path)
+        return theme
+    default = builtin_themes().get("default")
+    explicit: dict[str, Any] = {}
+    for layer_path, layer in layers:
+        if default is None or layer_path.resolve() != default.resolve():
+            explicit = _deep_merge(explicit, layer)
+    read = read_template(template_path, _layout_overrides(data), diagnostics)
+    theme = _validated(_with_template(data, explicit, read, theme), path, Diagnostics(), read)
+    explicit_colours = set(explicit.get("colors", {}))
+
+    def origin(key: str) -> Path:
+        return path if key in explicit_colours else read.path
+
+    _report(theme, diagnostics, origin)
+    return theme
+
+
+def _report(theme: Theme, diagnostics: Diagnostics, origin: Callable[[str], Path]) -> None:
+    for message in font_problems(theme):
+        diagnostics.warn(message, theme.path)
+    for problem in contrast_problems(theme):
+        diagnostics.warn(problem.message, origin(problem.colour_key))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -154,19 +228,26 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise DeckgenError(f"theme cannot be read: {exc.strerror}", path) from exc
 
 
-def _merged_data(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+def _layers(path: Path, seen: tuple[Path, ...]) -> list[tuple[Path, dict[str, Any]]]:
+    """The theme files from the root of the `extends` chain to `path`, each with its file
+    names resolved against its own folder."""
     data = _read_toml(path)
-    parent_name = data.get("extends")
+    for section, key in PATH_KEYS:
+        table = data.get(section, {}) if section else data
+        if isinstance(table, dict) and isinstance(table.get(key), str) and table[key]:
+            table[key] = str(path.parent / Path(table[key]).expanduser())
+    parent_name = data.pop("extends", None)
     if parent_name is None:
-        return data
+        return [(path, data)]
     if not isinstance(parent_name, str):
         raise DeckgenError("key 'extends' must be a theme name or path", path)
     parent_path = (path.parent / parent_name if parent_name.endswith(".toml")
                    else resolve_theme_path(parent_name))
+    if not parent_path.is_file():
+        raise DeckgenError(f"key 'extends' names {parent_name}, which is not found", path)
     if parent_path.resolve() in seen or parent_path.resolve() == path.resolve():
         raise DeckgenError(f"theme extends itself through '{parent_name}'", path)
-    parent = _merged_data(parent_path, (*seen, path.resolve()))
-    return _deep_merge(parent, {k: v for k, v in data.items() if k != "extends"})
+    return [*_layers(parent_path, (*seen, path.resolve())), (path, data)]
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -179,11 +260,49 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
     return merged
 
 
-def _validated(data: dict[str, Any], path: Path, diagnostics: Diagnostics) -> Theme:
+def _layout_overrides(data: dict[str, Any]) -> dict[str, str]:
+    table = data.get("layouts", {})
+    if not isinstance(table, dict):
+        return {}
+    return {str(role): name for role, name in table.items()
+            if role in LAYOUT_ROLES and isinstance(name, str) and name.strip()}
+
+
+def _with_template(data: dict[str, Any], explicit: dict[str, Any], template: Template,
+                   theme: Theme) -> dict[str, Any]:
+    """Theme data on a template: its slide size and grid always, its fonts and colours
+    unless the theme sets them."""
+    fonts = {
+        "heading": {"latin": template.heading_font.latin or theme.fonts["heading"].latin,
+                    "east_asian": (template.heading_font.east_asian
+                                   or theme.fonts["heading"].east_asian)},
+        "body": {"latin": template.body_font.latin or theme.fonts["body"].latin,
+                 "east_asian": template.body_font.east_asian or theme.fonts["body"].east_asian},
+    }
+    merged = _deep_merge(data, {"fonts": fonts, "colors": template_palette(template)})
+    merged = _deep_merge(merged, {key: explicit[key] for key in ("fonts", "colors")
+                                  if key in explicit})
+    sizes = theme.sizes
+    footer_room = round((sizes.footer * sizes.line_spacing + 0.16 * sizes.footer) * EMU_PER_PT)
+    grid = template_grid(template, theme.grid.footer_height > 0, footer_room,
+                         theme.grid.margin_bottom)
+    merged["grid"] = {**merged.get("grid", {}),
+                      **{key: min(value, 3 * EMU_PER_INCH) / EMU_PER_INCH
+                         for key, value in grid.items()}}
+    merged["slide"] = {"width": template.slide_width / EMU_PER_INCH,
+                       "height": template.slide_height / EMU_PER_INCH}
+    return merged
+
+
+def _validated(data: dict[str, Any], path: Path, diagnostics: Diagnostics,
+               template: Template | None = None) -> Theme:
     checker = _Checker(path, diagnostics)
     for key in data:
         if key not in SCHEMA[""] and key not in SCHEMA and key not in ("colors", "fonts"):
             checker.unknown(key, [*SCHEMA[""], *SCHEMA, "colors", "fonts"])
+    for key in ("name", "description", "lang", "template"):
+        if key in data and not isinstance(data[key], str):
+            raise checker.error(key, repr(data[key]), "a string")
     colors = checker.colors(data.get("colors", {}))
     fonts = checker.fonts(data.get("fonts", {}))
     sections = {name: checker.section(name, data.get(name, {})) for name in SCHEMA if name}
@@ -203,24 +322,46 @@ def _validated(data: dict[str, Any], path: Path, diagnostics: Diagnostics) -> Th
                            "exceed its size", path)
     grid = Grid(**{key: round(float(checker.required(sections["grid"], "grid", key))
                               * EMU_PER_INCH) for key in SCHEMA["grid"]})
+    if grid.margin_left + grid.margin_right >= round(width_in * EMU_PER_INCH) * 0.8 or \
+            grid.margin_top + grid.margin_bottom + grid.title_height + grid.footer_height \
+            >= round(height_in * EMU_PER_INCH) * 0.8:
+        raise DeckgenError("grid: the margins, title band and footer leave less than a fifth "
+                           "of the slide for content; make them smaller", path)
     callout, inline_code, footer = (sections["callout"], sections["inline_code"],
                                     sections["footer"])
-    theme = Theme(
+    section, table, logo = sections["section_slide"], sections["table"], sections["logo"]
+
+    def ref(key: str, table: dict[str, Any], default: str) -> str:
+        return checker.colour_ref(colors, key, table.get(key.split(".")[1], default))
+
+    return Theme(
         name=str(data.get("name", path.stem)), description=str(data.get("description", "")),
         lang=str(data.get("lang", "ko-KR")), path=path,
         slide_width=round(width_in * EMU_PER_INCH), slide_height=round(height_in * EMU_PER_INCH),
         colors=colors, fonts=fonts, sizes=sizes, grid=grid,
-        callout_fill=checker.colour_ref(colors, "callout.fill", callout.get("fill", "surface")),
-        callout_bar=checker.colour_ref(colors, "callout.bar", callout.get("bar", "accent")),
-        callout_text=checker.colour_ref(colors, "callout.text", callout.get("text", "text")),
-        inline_code_color=checker.colour_ref(colors, "inline_code.color",
-                                             inline_code.get("color", "accent")),
+        callout_fill=ref("callout.fill", callout, "surface"),
+        callout_bar=ref("callout.bar", callout, "accent"),
+        callout_text=ref("callout.text", callout, "text"),
+        inline_code_color=ref("inline_code.color", inline_code, "accent"),
         inline_code_bold=bool(inline_code.get("bold", True)),
         inline_code_monospace=bool(inline_code.get("monospace", False)),
         footer_title=bool(footer.get("title", True)),
         footer_number=bool(footer.get("number", True)),
+        footer_date=bool(footer.get("date", False)),
+        title_accent=ref("title_slide.accent", sections["title_slide"], "accent"),
+        section_fill=ref("section_slide.fill", section, "background"),
+        section_text=ref("section_slide.text", section, "text"),
+        section_bar=ref("section_slide.bar", section, "accent"),
+        table_header_fill=ref("table.header_fill", table, "callout_fill"),
+        table_header_text=ref("table.header_text", table, "text"),
+        table_band_fill=ref("table.band_fill", table, "surface"),
+        table_border=ref("table.border", table, "background"),
+        logo=checker.image("logo.image", logo.get("image")),
+        logo_height=round(float(logo.get("height", 0.3)) * EMU_PER_INCH),
+        background_image=checker.image("background.image",
+                                       sections["background"].get("image")),
+        template=template,
     )
-    return theme
 
 
 class _Checker:
@@ -272,12 +413,22 @@ class _Checker:
         missing = [key for key in REQUIRED_COLOURS if key not in value]
         if missing:
             raise DeckgenError(f"colors: missing {', '.join(missing)}", self.path)
-        return {str(k): str(v) for k, v in value.items()}
+        return {str(k): str(v).upper() for k, v in value.items()}
 
     def colour_ref(self, colors: dict[str, str], key: str, value: object) -> str:
         if isinstance(value, str) and (value in colors or HEX_COLOUR.match(value)):
-            return colors.get(value, value)
-        raise self.error(key, repr(value), "a colour name from [colors] or \"#RRGGBB\"")
+            return colors.get(value, value).upper()
+        raise self.error(key, repr(value), "a colour name from [colors] ("
+                         f"{', '.join(colors)}) or \"#RRGGBB\"")
+
+    def image(self, key: str, value: object) -> Path | None:
+        if not value:
+            return None
+        path = Path(str(value))
+        if not path.is_file():
+            raise self.error(key, f"'{value}', which is not found", "a picture file (PNG, "
+                             "JPEG or GIF), relative to the theme file")
+        return path
 
     def fonts(self, value: object) -> dict[str, FontFace]:
         if not isinstance(value, dict):
@@ -301,3 +452,181 @@ class _Checker:
             if role not in FONT_ROLES:
                 self.unknown(f"fonts.{role}", list(FONT_ROLES))
         return faces
+
+
+# --- fonts --------------------------------------------------------------------------------
+
+
+def font_problems(theme: Theme) -> list[str]:
+    """A message for each face that has neither an installed file nor an installed
+    metric-compatible equivalent (text is then measured with a fallback and may not fit),
+    naming the face, the keys that ask for it and the Debian package to install."""
+    keys: dict[tuple[str, bool], list[str]] = {}
+    for role, faces in theme.fonts.items():
+        keys.setdefault((faces.latin, False), []).append(f"fonts.{role}.latin")
+        keys.setdefault((faces.east_asian, True), []).append(f"fonts.{role}.east_asian")
+    messages = []
+    for (face, east_asian), where in keys.items():
+        names = METRIC_EQUIVALENTS.get(face.casefold(), (face,))
+        if any(find_font(name, False) is not None for name in names):
+            continue
+        fallback = measure_file_for(face, False, east_asian)
+        measured = (f"measured with {fallback.family}" if fallback is not None
+                    else "measured with width estimates")
+        package = next((FONT_PACKAGES[name.casefold()] for name in names
+                        if name.casefold() in FONT_PACKAGES), None)
+        if package is not None:
+            advice = f"install {package} (apt-get install {package})"
+        else:
+            advice = ("no open metric-compatible font is known for it: install the font, or "
+                      "choose a face listed in themes/README.md")
+        messages.append(f"font '{face}' ({', '.join(where)}) is not installed, nor a "
+                        f"metric-compatible equivalent; its text is {measured} and may not "
+                        f"fit where '{face}' is drawn; {advice}")
+    return messages
+
+
+# --- colours --------------------------------------------------------------------------------
+
+
+def hex_rgb(colour: str) -> tuple[int, int, int]:
+    """(r, g, b) of "#RRGGBB" (or "RRGGBB")."""
+    value = colour.lstrip("#")
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+
+
+def relative_luminance(colour: str) -> float:
+    """WCAG 2 relative luminance of "#RRGGBB"."""
+    def linear(channel: int) -> float:
+        value = channel / 255
+        return value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (linear(channel) for channel in hex_rgb(colour))
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def contrast_ratio(first: str, second: str) -> float:
+    """WCAG 2 contrast ratio of two "#RRGGBB" colours, from 1 to 21."""
+    light, dark = sorted((relative_luminance(first), relative_luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def mix(colour: str, other: str, share: float) -> str:
+    """`colour` moved `share` (0 to 1) of the way towards `other`, as "#RRGGBB"."""
+    channels = [round(a + (b - a) * share)
+                for a, b in zip(hex_rgb(colour), hex_rgb(other), strict=True)]
+    return "#" + "".join(f"{channel:02X}" for channel in channels)
+
+
+@dataclass(frozen=True)
+class ColourPair:
+    """A text colour drawn on a fill, the keys that set them and the contrast it needs."""
+
+    text_key: str
+    text: str
+    fill_key: str
+    fill: str
+    required: float
+    use: str
+
+    @property
+    def ratio(self) -> float:
+        """The WCAG contrast ratio of the pair."""
+        return contrast_ratio(self.text, self.fill)
+
+
+@dataclass(frozen=True)
+class ContrastProblem:
+    """A colour pair below WCAG AA, and the message that reports it."""
+
+    pair: ColourPair
+    colour_key: str
+    message: str
+
+
+def colour_pairs(theme: Theme) -> list[ColourPair]:
+    """Every text-on-fill colour pair the theme draws, with the WCAG AA ratio it needs:
+    4.5:1 for text at body and footer sizes, 3:1 for large titles and bold kickers."""
+    c = theme.colors
+
+    def pair(text_key: str, text: str, fill_key: str, fill: str, required: float,
+             use: str) -> ColourPair:
+        return ColourPair(text_key, text.upper(), fill_key, fill.upper(), required, use)
+
+    background = ("colors.background", c["background"])
+    callout = ("callout.fill", theme.callout_fill)
+    return [
+        pair("colors.text", c["text"], *background, AA_TEXT, "body text"),
+        pair("colors.muted", c["muted"], *background, AA_TEXT, "the footer"),
+        pair("colors.accent", c["accent"], *background, AA_LARGE,
+             "bold kickers, bullets and rules"),
+        pair("colors.accent_dark", c["accent_dark"], *background, AA_LARGE,
+             "timeline labels (large bold text)"),
+        pair("colors.link", c["link"], *background, AA_TEXT, "links"),
+        pair("inline_code.color", theme.inline_code_color, *background, AA_TEXT, "inline code"),
+        pair("callout.text", theme.callout_text, *callout, AA_TEXT, "callout text"),
+        pair("inline_code.color", theme.inline_code_color, *callout, AA_TEXT,
+             "inline code in callouts"),
+        pair("colors.link", c["link"], *callout, AA_TEXT, "links in callouts"),
+        pair("colors.code_text", c["code_text"], "colors.code_fill", c["code_fill"], AA_TEXT,
+             "code"),
+        pair("colors.title_text", c["title_text"], "colors.title_fill", c["title_fill"],
+             AA_LARGE, "the title slide (large text)"),
+        pair("colors.muted", c["muted"], "colors.surface", c["surface"], AA_TEXT,
+             "missing-picture labels"),
+        pair("table.header_text", theme.table_header_text, "table.header_fill",
+             theme.table_header_fill, AA_TEXT, "table headers"),
+        pair("colors.text", c["text"], "table.band_fill", theme.table_band_fill, AA_TEXT,
+             "banded table rows"),
+        pair("section_slide.text", theme.section_text, "section_slide.fill",
+             theme.section_fill, AA_LARGE, "section titles (large text)"),
+        pair("colors.muted", c["muted"], "section_slide.fill", theme.section_fill, AA_TEXT,
+             "the footer of section slides"),
+    ]
+
+
+def contrast_problems(theme: Theme) -> list[ContrastProblem]:
+    """The colour pairs below WCAG AA, each once, as warnings naming both keys, the ratio
+    and the ratio required."""
+    problems = []
+    seen = set()
+    for pair in colour_pairs(theme):
+        key = (pair.text_key, pair.text, pair.fill, pair.required)
+        if pair.ratio >= pair.required or key in seen:
+            continue
+        seen.add(key)
+        source = " (from the template)" if theme.template is not None else ""
+        problems.append(ContrastProblem(
+            pair, pair.text_key.removeprefix("colors."),
+            f"low contrast{source}: {pair.text_key} {pair.text} on {pair.fill_key} "
+            f"{pair.fill} is {pair.ratio:.2f}:1; {pair.use} needs at least "
+            f"{pair.required:g}:1 (WCAG AA)"))
+    return problems
+
+
+def _readable(candidates: list[str], background: str, ratio: float) -> str:
+    return next((colour for colour in candidates if contrast_ratio(colour, background) >= ratio),
+                candidates[-1])
+
+
+def template_palette(template: Template) -> dict[str, str]:
+    """The theme colours a template gives: text and background from its colour scheme as
+    its master maps them (tx1, bg1), accents from accent1 and accent2, links from hlink;
+    where an accent would be hard to read on the background, the next readable one (the
+    link colour stays hlink, which PowerPoint uses for every hyperlink)."""
+    scheme = template.colours
+    background, text = scheme["bg1"], scheme["tx1"]
+    muted = next((mix(text, background, share) for share in (0.4, 0.3, 0.2, 0.1)
+                  if contrast_ratio(mix(text, background, share), background) >= AA_TEXT),
+                 text)
+    accent = _readable([scheme["accent1"], scheme["tx2"], text], background, AA_TEXT)
+    return {
+        "background": background, "text": text, "muted": muted, "accent": accent,
+        "accent_dark": _readable([scheme["tx2"], accent, text], background, AA_TEXT),
+        "secondary": scheme["accent2"], "surface": mix(background, text, 0.06),
+        "rule": mix(background, text, 0.2),
+        "link": scheme["hlink"],  # PowerPoint draws hyperlinks in it, whatever the run says
+        "callout_fill": mix(background, accent, 0.1), "callout_bar": accent,
+        "code_fill": mix(background, text, 0.06), "code_text": text,
+        "title_fill": background, "title_text": text,
+    }
