@@ -1,51 +1,144 @@
-"""Resolve, read and normalise the pictures a note references (Pillow)."""
+"""Resolve, read, normalise and downscale the pictures a note references (Pillow)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import importlib
 import io
+import math
+import multiprocessing
+import os
+import sys
 import unicodedata
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
 from pathlib import Path
+from types import ModuleType
 from typing import Protocol
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_to_bytes
 
 from PIL import Image as PILImage
-from PIL import ImageOps, UnidentifiedImageError
+from PIL import ImageCms, ImageOps, JpegImagePlugin
 
 from deckgen.errors import Diagnostics
 from deckgen.model import Image
 
-#: Formats every PowerPoint, Keynote, Google Slides and LibreOffice shows as they are.
-PORTABLE_FORMATS = {"PNG": "png", "JPEG": "jpg", "GIF": "gif"}
+#: The resolution a picture is embedded at, in pixels per inch of its placed size.
+DEFAULT_DPI = 220
+#: The JPEG quality photos are re-encoded at, and the least it is lowered to (in steps of
+#: 5) for a busy photo that would take more than `PHOTO_BITS_PER_PIXEL` at the first: its
+#: texture hides the difference, at 220 dpi all the more once projected (~144 dpi).
+JPEG_QUALITY = 85
+MIN_JPEG_QUALITY = 70
+PHOTO_BITS_PER_PIXEL = 1.0
 #: Pictures larger than this many pixels are refused (decompression bombs).
 MAX_PIXELS = 120_000_000
+#: SVG files larger than this many bytes are refused.
+MAX_SVG_BYTES = 20_000_000
+#: Formats every PowerPoint, Keynote, Google Slides and LibreOffice shows as they are, with
+#: the file extension of each.
+PORTABLE_FORMATS = {"PNG": "png", "JPEG": "jpg"}
+#: Pillow's names of JPEG formats (MPO: a JPEG with more pictures after the first).
+JPEG_FORMATS = {"JPEG", "MPO"}
+#: The pseudo format name of a vector picture, rasterised with cairosvg.
+SVG = "SVG"
+#: Modes a portable picture may have and still be embedded byte for byte.
+PORTABLE_MODES = {"1", "L", "LA", "P", "RGB", "RGBA"}
+#: A PNG or JPEG file is embedded as it is, without decoding more than a check, when it
+#: needs no conversion and is no larger than this many bytes per pixel shown (2 bits: about
+#: what a photo re-encoded at its placed size takes), even when it has more pixels than the
+#: placed size needs; a larger one is re-encoded, and kept only if that is not smaller.
+KEEP_BYTES_PER_PIXEL = 0.25
+#: A picture of at least this many pixels is worth a worker process of its own.
+LARGE_PIXELS = 2_000_000
+#: Pictures are prepared in a process pool only from this many large ones on (a pool costs
+#: 50-100 ms to start).
+POOL_MIN_LARGE = 4
+#: A picture is a diagram or a screenshot (kept PNG) when this many of its most frequent
+#: colours cover at least `FLAT_COVERAGE` of its pixels; otherwise it is a photo (JPEG).
+FLAT_COLOURS = 256
+FLAT_COVERAGE = 0.6
+#: The number of pixels sampled to tell a photo from a diagram.
+COLOUR_SAMPLE = 256 * 256
+EMU_PER_INCH = 914400
+EXIF_ORIENTATION = 0x0112
+SRGB = ImageCms.createProfile("sRGB")
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """Where a picture's pixels are, and what they need before every client shows them."""
+
+    path: Path | None
+    #: The bytes of a data: URI picture (a file is read again when it is encoded).
+    inline: bytes
+    #: Pillow's name of the format ("JPEG", "PNG", "GIF", …), or `SVG`.
+    kind: str
+    #: Pillow's mode of the stored pixels ("RGB", "CMYK", "I;16", …).
+    mode: str
+    #: The stored pixel size, before the EXIF orientation is applied.
+    stored_size: tuple[int, int]
+    orientation: int = 1
+    #: 16 bits per channel.
+    deep: bool = False
+    animated: bool = False
+    byte_size: int = 0
+
+    @property
+    def upright_size(self) -> tuple[int, int]:
+        """The pixel size as the picture is seen, with the EXIF orientation applied."""
+        width, height = self.stored_size
+        return (height, width) if self.orientation in (5, 6, 7, 8) else (width, height)
+
+    @property
+    def embeddable_as_is(self) -> bool:
+        """Whether the file's own bytes show the same picture in every client."""
+        return (self.kind in PORTABLE_FORMATS and self.orientation == 1 and not self.deep
+                and not self.animated and self.mode in PORTABLE_MODES)
+
+    def read(self) -> bytes:
+        """The source bytes."""
+        return self.inline if self.path is None else self.path.read_bytes()
 
 
 @dataclass(frozen=True)
 class PreparedImage:
-    """A picture ready to embed, or the reason it cannot be shown (`data` is then empty)."""
+    """A picture: first its source and upright pixel size (what the layout needs), then
+    the bytes to embed at its placed size; `problem` says why a placeholder is shown."""
 
     ref: Image
     path: Path | None
+    #: The bytes to embed; empty until `encode_images` (and for a placeholder).
     data: bytes
+    #: The file extension of `data` ("png" or "jpg").
     extension: str
+    #: The upright pixel size of the source picture.
     width_px: int
     height_px: int
     problem: str = ""
+    #: Where to read the picture from when it is encoded; None once encoded.
+    source: ImageSource | None = None
+    #: The pixel size of `data`.
+    embedded_size: tuple[int, int] = (0, 0)
 
     @property
     def ok(self) -> bool:
         """Whether there is a picture to embed (else a placeholder is drawn)."""
-        return bool(self.data)
+        return not self.problem and (bool(self.data) or self.source is not None)
 
     @property
     def aspect(self) -> float:
         """Width divided by height."""
         return self.width_px / self.height_px if self.height_px else 1.0
+
+    @property
+    def name(self) -> str:
+        """The picture's source as the notes spell it, shortened for a data: URI."""
+        return "data: URI image" if self.ref.src.startswith("data:") else self.ref.src
 
     @property
     def description(self) -> str:
@@ -56,9 +149,16 @@ class PreparedImage:
         return unicodedata.normalize("NFC", name)
 
 
+class Unreadable(Exception):
+    """A picture that cannot be shown; the message says why."""
+
+
+# --- before the layout: resolve and inspect ----------------------------------------------
+
+
 def prepare_images(images: Iterable[Image], source: Path, resource_paths: Sequence[Path],
                    diagnostics: Diagnostics) -> dict[Image, PreparedImage]:
-    """Every referenced picture, prepared once; problems become warnings with file:line."""
+    """Every referenced picture, inspected once; problems become warnings with file:line."""
     prepared: dict[Image, PreparedImage] = {}
     for image in images:
         if image not in prepared:
@@ -68,7 +168,8 @@ def prepare_images(images: Iterable[Image], source: Path, resource_paths: Sequen
 
 def prepare_image(image: Image, source: Path, resource_paths: Sequence[Path],
                   diagnostics: Diagnostics) -> PreparedImage:
-    """One picture: resolved, read, oriented and converted to a portable format."""
+    """One picture resolved and inspected (size, format, orientation) without decoding
+    its pixels; a placeholder and a warning at the picture's line when it cannot be shown."""
 
     def placeholder(problem: str, path: Path | None = None) -> PreparedImage:
         diagnostics.warn(problem, source, image.line)
@@ -79,28 +180,28 @@ def prepare_image(image: Image, source: Path, resource_paths: Sequence[Path],
         return placeholder("image without a source; a placeholder is shown")
     if src.lower().startswith(("http://", "https://")):
         return placeholder(f"remote image {src} is not fetched; a placeholder links to it")
-    if src.lower().startswith("data:"):
-        data = _data_uri(src)
-        if data is None:
-            return placeholder("data: URI image could not be decoded; a placeholder is shown")
-        return _from_bytes(image, None, data, placeholder)
-    roots = [source.parent, *resource_paths]
-    path = resolve_image_path(src, roots)
-    if path is None:
-        where = ", ".join(str(root) for root in roots)
-        return placeholder(f"image {src} not found (looked in {where}); a placeholder is "
-                           "shown — add the file or fix the path")
-    if path == OUTSIDE:
-        return placeholder(f"image {src} is outside the note's folder and the resource "
-                           "paths; refused (add its folder with --resource-path)")
-    if path.is_dir():
-        return placeholder(f"image {src} is a directory; a placeholder is shown", path)
+    name = "data: URI image" if src.lower().startswith("data:") else f"image {src}"
+    path: Path | None = None
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return placeholder(f"image {src} cannot be read ({exc.strerror}); a placeholder is "
-                           "shown", path)
-    return _from_bytes(image, path, data, placeholder)
+        if src.lower().startswith("data:"):
+            found = inspect_bytes(decode_data_uri(src), svg_hint=_is_svg_name(src[:40]))
+        else:
+            roots = [source.parent, *resource_paths]
+            resolved = resolve_image_path(src, roots)
+            if resolved is None:
+                where = ", ".join(str(root) for root in roots)
+                return placeholder(f"image {src} not found (looked in {where}); a "
+                                   "placeholder is shown — add the file or fix the path")
+            if resolved == OUTSIDE:
+                return placeholder(f"image {src} is outside the note's folder and the "
+                                   "resource paths; refused (add its folder with "
+                                   "--resource-path)")
+            path = resolved
+            found = inspect_file(path)
+    except Unreadable as problem:
+        return placeholder(f"{name} {problem}; a placeholder is shown", path)
+    width, height = found.upright_size
+    return PreparedImage(image, path, b"", "", width, height, source=found)
 
 
 #: A marker path for an image that resolves outside the allowed folders.
@@ -112,115 +213,520 @@ def resolve_image_path(src: str, roots: Sequence[Path]) -> Path | None:
     exists only outside every root. File names match whatever their Unicode normalisation
     (NFC or NFD) and URL-encoding."""
     variants = _spellings(src)
+    allowed = [root.resolve() for root in roots]
     outside_match = False
-    for root in roots:
-        base = root.resolve()
+    for base in allowed:
         for variant in variants:
             candidate = Path(variant) if Path(variant).is_absolute() else base / variant
-            found = _existing(candidate)
-            if found is None:
+            try:
+                found = _existing(candidate)
+                resolved = found.resolve() if found is not None else None
+            except (OSError, ValueError, RuntimeError):  # too long, NUL, a symlink loop
                 continue
-            resolved = found.resolve()
-            if any(resolved.is_relative_to(allowed.resolve()) for allowed in roots):
+            if resolved is None:
+                continue
+            if any(resolved.is_relative_to(root) for root in allowed):
                 return resolved
             outside_match = True
     return OUTSIDE if outside_match else None
 
 
 def _spellings(src: str) -> list[str]:
+    """The ways a source may name its file: as written, URL-decoded, a file: URI's path,
+    with Windows separators."""
+    if src.lower().startswith("file://"):
+        src = src[len("file://"):]
     decoded = unquote(src.split("#", 1)[0].split("?", 1)[0])
     spellings: list[str] = []
-    for text in (src, decoded):
-        for form in ("NFC", "NFD"):
-            variant = unicodedata.normalize(form, text)
-            if variant not in spellings:
-                spellings.append(variant)
+    for text in (src, decoded, decoded.replace("\\", "/")):
+        if text not in spellings:
+            spellings.append(text)
     return spellings
 
 
 def _existing(candidate: Path) -> Path | None:
     """The candidate path if it exists, also when the disk spells a name in another Unicode
-    normalisation than the note."""
+    normalisation (NFC, NFD) than the note, folder by folder."""
     if candidate.exists():
         return candidate
-    parent = candidate.parent
-    if not parent.is_dir():
-        return None
-    wanted = unicodedata.normalize("NFC", candidate.name)
+    found = Path(candidate.anchor) if candidate.is_absolute() else Path()
+    for part in candidate.parts[1 if candidate.is_absolute() else 0:]:
+        exact = found / part
+        if exact.exists() or part in ("..", "."):
+            found = exact
+            continue
+        wanted = unicodedata.normalize("NFC", part)
+        try:
+            match = next((entry for entry in found.iterdir()
+                          if unicodedata.normalize("NFC", entry.name) == wanted), None)
+        except OSError:
+            return None
+        if match is None:
+            return None
+        found = match
+    return found
+
+
+def decode_data_uri(src: str) -> bytes:
+    """The bytes a data: URI holds (base64 or URL-encoded)."""
+    header, comma, payload = src.partition(",")
+    if not comma:
+        raise Unreadable("is not a valid data: URI (no comma)")
     try:
-        for entry in parent.iterdir():
-            if unicodedata.normalize("NFC", entry.name) == wanted:
-                return entry
-    except OSError:
-        return None
-    return None
+        if header.lower().endswith(";base64"):
+            return base64.b64decode("".join(unquote(payload).split()), validate=True)
+        return unquote_to_bytes(payload)
+    except (binascii.Error, ValueError) as exc:
+        raise Unreadable(f"could not be decoded ({exc})") from exc
 
 
-def _data_uri(src: str) -> bytes | None:
-    header, _, payload = src.partition(",")
+def inspect_file(path: Path) -> ImageSource:
+    """What a picture file holds, from its header: format, size, mode and orientation."""
+    if path.is_dir():
+        raise Unreadable("is a directory")
     try:
-        if header.endswith(";base64"):
-            return base64.b64decode(payload, validate=False)
-        return unquote(payload).encode("latin-1")
-    except (binascii.Error, ValueError):
+        with path.open("rb") as stream:
+            head = stream.read(4096)
+            size = os.fstat(stream.fileno()).st_size
+    except OSError as exc:
+        raise Unreadable(f"cannot be read ({exc.strerror or exc})") from exc
+    if _is_svg(head, path.name):
+        if size > MAX_SVG_BYTES:
+            raise Unreadable(f"is an SVG of {size:,} bytes, more than {MAX_SVG_BYTES:,}; "
+                             "refused")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise Unreadable(f"cannot be read ({exc.strerror or exc})") from exc
+        return _inspect_svg(path, data)
+    return _inspect_raster(path, b"", head, size)
+
+
+def inspect_bytes(data: bytes, svg_hint: bool = False) -> ImageSource:
+    """What an in-memory picture (a data: URI) holds."""
+    if _is_svg(data[:4096], "x.svg" if svg_hint else ""):
+        return _inspect_svg(None, data)
+    return _inspect_raster(None, data, data[:4096], len(data))
+
+
+def _inspect_raster(path: Path | None, data: bytes, head: bytes,
+                    byte_size: int) -> ImageSource:
+    try:
+        with _open(path, data) as opened:
+            width, height = opened.size
+            _check_pixels(width, height)
+            kind, mode = opened.format or "", opened.mode
+            orientation = _orientation(opened)
+            animated = bool(getattr(opened, "is_animated", False))
+        with _open(path, data) as checked:
+            checked.verify()
+    except Unreadable:
+        raise
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
+            raise Unreadable(f"cannot be read ({exc.strerror or exc})") from exc
+        raise Unreadable(f"cannot be read ({_describe(exc)})") from exc
+    except Exception as exc:  # Pillow's decoders raise many types on broken input
+        raise Unreadable(f"cannot be read ({_describe(exc)})") from exc
+    deep = mode.startswith("I;16") or mode in ("I", "F") or (
+        head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) > 24 and head[24] == 16)
+    return ImageSource(path, data, kind, mode, (width, height), orientation, deep, animated,
+                       byte_size)
+
+
+def _inspect_svg(path: Path | None, data: bytes) -> ImageSource:
+    cairosvg = _cairosvg()
+    if cairosvg is None:
+        raise Unreadable("is an SVG and cairosvg is not installed (pip install "
+                         "'deckgen[svg]')")
+    try:
+        width, height = svg_size(data)
+    except Unreadable:
+        raise
+    except Exception as exc:  # the XML parser and cairosvg raise many types
+        raise Unreadable(f"is an SVG that cannot be read ({_describe(exc)})") from exc
+    return ImageSource(path, data if path is None else b"", SVG, "RGBA",
+                       (math.ceil(width), math.ceil(height)), byte_size=len(data))
+
+
+def svg_size(data: bytes) -> tuple[float, float]:
+    """An SVG's own size in pixels at 96 dpi: its width and height, else its viewBox."""
+    cairosvg = _cairosvg()
+    if cairosvg is None:
+        raise Unreadable("cairosvg is not installed")
+    parser = importlib.import_module("cairosvg.parser")
+    helpers = importlib.import_module("cairosvg.helpers")
+    tree = parser.Tree(bytestring=data)
+    width, height, _ = helpers.node_format(_SvgUnits(), tree)
+    if not (width > 0 and height > 0):
+        raise Unreadable("is an SVG without a size (no width and height, no viewBox)")
+    return float(width), float(height)
+
+
+@dataclass(frozen=True)
+class _SvgUnits:
+    """What cairosvg needs to turn an SVG's lengths into pixels, without a surface."""
+
+    dpi: float = 96.0
+    font_size: float = 16.0
+    context_width: float | None = None
+    context_height: float | None = None
+
+
+def _cairosvg() -> ModuleType | None:
+    try:
+        return importlib.import_module("cairosvg")
+    except (ImportError, OSError):  # OSError: the cairo library itself is missing
         return None
 
 
-def _from_bytes(image: Image, path: Path | None, data: bytes,
-                placeholder: _Placeholder) -> PreparedImage:
-    name = image.src if not image.src.startswith("data:") else "data: URI image"
+def _orientation(opened: PILImage.Image) -> int:
+    """The EXIF orientation (1-8); 1 when there is none or the EXIF data is broken."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
-            with PILImage.open(io.BytesIO(data)) as checked:
-                checked.verify()
-            with PILImage.open(io.BytesIO(data)) as opened:
-                width, height = opened.size
-                if width * height > MAX_PIXELS:
-                    return placeholder(f"image {name} is {width}×{height} pixels, more than "
-                                       f"{MAX_PIXELS:,}; refused", path)
-                fmt = opened.format or ""
-                orientation = opened.getexif().get(0x0112, 1)
-                if fmt in PORTABLE_FORMATS and orientation in (1, None) \
-                        and opened.mode not in ("CMYK", "I;16", "I", "F"):
-                    return PreparedImage(image, path, data, PORTABLE_FORMATS[fmt], width,
-                                         height)
-                opened.load()
-                converted = _portable(opened)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
-            PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
-        return placeholder(f"image {name} cannot be read ({type(exc).__name__}: {exc}); a "
-                           "placeholder is shown", path)
+        value = opened.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception:  # broken EXIF must not cost the picture
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _is_svg(head: bytes, name: str) -> bool:
+    if head[:2] == b"\x1f\x8b":
+        return name.lower().endswith((".svgz", ".svg"))
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return text.startswith((b"<?xml", b"<svg", b"<!doctype svg", b"<!--")) and b"<svg" in text
+
+
+def _is_svg_name(src: str) -> bool:
+    return src.lower().startswith("data:image/svg")
+
+
+def _check_pixels(width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise Unreadable(f"is {width}×{height} pixels, more than {MAX_PIXELS:,} "
+                         "(a decompression bomb?); refused")
+
+
+def _open(path: Path | None, data: bytes) -> PILImage.Image:
+    """A picture opened lazily (header only); our own pixel cap replaces Pillow's warning,
+    Pillow's error (twice its limit) stays as a backstop."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+        try:
+            return PILImage.open(path if path is not None else io.BytesIO(data))
+        except PILImage.DecompressionBombError as exc:
+            raise Unreadable(f"has more pixels than {MAX_PIXELS:,} (a decompression "
+                             "bomb?); refused") from exc
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# --- after the layout: encode at the placed size ------------------------------------------
+
+
+def target_pixels(width_emu: int, height_emu: int, dpi: int) -> tuple[int, int]:
+    """The pixels a box of this size needs at `dpi` pixels per inch."""
+    return (max(1, math.ceil(width_emu / EMU_PER_INCH * dpi)),
+            max(1, math.ceil(height_emu / EMU_PER_INCH * dpi)))
+
+
+@dataclass(frozen=True)
+class EncodeJob:
+    """One picture to encode: its source and the pixel size its largest placement needs."""
+
+    source: ImageSource
+    target: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """The bytes to embed, or why there are none."""
+
+    data: bytes = b""
+    extension: str = ""
+    size: tuple[int, int] = (0, 0)
+    problem: str = ""
+
+
+class Placement(Protocol):
+    """A placed picture: the prepared image and its box in EMU."""
+
+    @property
+    def image(self) -> PreparedImage: ...
+
+    @property
+    def box(self) -> _Sized: ...
+
+
+class _Sized(Protocol):
+    @property
+    def w(self) -> int: ...
+
+    @property
+    def h(self) -> int: ...
+
+
+def encode_images(placements: Iterable[Placement], dpi: int, note: Path,
+                  diagnostics: Diagnostics, workers: int | None = None
+                  ) -> dict[PreparedImage, PreparedImage]:
+    """Each placed picture's bytes at its placed size × `dpi`: decoded and encoded once per
+    source (at the largest size it is placed at, so every placement shares the bytes), in a
+    process pool when there are several large pictures. Maps each prepared image to its
+    encoded one; a picture that fails to decode gets a `problem` and a warning."""
+    placed = list(placements)
+    targets: dict[ImageSource, tuple[int, int]] = {}
+    for placement in placed:
+        source = placement.image.source
+        if source is None or placement.image.data:
+            continue
+        width, height = target_pixels(placement.box.w, placement.box.h, dpi)
+        before = targets.get(source, (0, 0))
+        targets[source] = (max(before[0], width), max(before[1], height))
+    jobs = [EncodeJob(source, target) for source, target in targets.items()]
+    outcomes = dict(zip(targets, run_jobs(jobs, workers), strict=True))
+    encoded: dict[PreparedImage, PreparedImage] = {}
+    for placement in placed:
+        image = placement.image
+        if image in encoded:
+            continue
+        if image.source is None or image.data:
+            encoded[image] = image
+            continue
+        outcome = outcomes[image.source]
+        if outcome.problem:
+            problem = f"image {image.name} {outcome.problem}; a placeholder is shown"
+            if image.ref.line:
+                diagnostics.warn(problem, note, image.ref.line)
+            else:  # a theme's picture: not in the note
+                problem = f"image {image.name} {outcome.problem}; left out"
+                diagnostics.warn(problem, image.path)
+            encoded[image] = replace(image, problem=problem)
+        else:
+            encoded[image] = replace(image, data=outcome.data, extension=outcome.extension,
+                                     embedded_size=outcome.size, source=None)
+    return encoded
+
+
+def run_jobs(jobs: Sequence[EncodeJob], workers: int | None = None) -> list[Encoded]:
+    """Encode pictures in order: serially, or in a process pool when there are several
+    large ones (`workers` forces a pool of that size; 1 forces serial)."""
+    count = pool_size(jobs) if workers is None else min(workers, len(jobs))
+    if count <= 1:
+        return [encode_job(job) for job in jobs]
+    try:
+        with ProcessPoolExecutor(max_workers=count, mp_context=_pool_context()) as pool:
+            return list(pool.map(encode_job, jobs))
+    except (OSError, ImportError, BrokenProcessPool, NotImplementedError):
+        return [encode_job(job) for job in jobs]
+
+
+def pool_size(jobs: Sequence[EncodeJob]) -> int:
+    """How many worker processes are worth starting: one per core, only when at least
+    `POOL_MIN_LARGE` pictures are large (a pool costs more than it saves otherwise)."""
+    large = sum(1 for job in jobs if _pixels(job.source.stored_size) >= LARGE_PIXELS)
+    if large < POOL_MIN_LARGE:
+        return 1
+    return min(_cores(), len(jobs))
+
+
+def _cores() -> int:
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """fork on Linux (workers start in milliseconds); the platform's default elsewhere."""
+    if sys.platform == "linux":
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()
+
+
+def _pixels(size: tuple[int, int]) -> int:
+    return size[0] * size[1]
+
+
+def encode_job(job: EncodeJob) -> Encoded:
+    """One picture decoded (at reduced size when that is enough), normalised, downscaled
+    to the target and encoded; never raises."""
+    try:
+        return _encode(job.source, job.target)
+    except Unreadable as problem:
+        return Encoded(problem=str(problem))
+    except MemoryError:
+        return Encoded(problem="is too large for the memory available")
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
+            return Encoded(problem=f"cannot be read ({exc.strerror or exc})")
+        return Encoded(problem=f"cannot be read ({_describe(exc)})")
+    except Exception as exc:  # Pillow's decoders raise many types on broken input
+        return Encoded(problem=f"cannot be read ({_describe(exc)})")
+
+
+def _encode(source: ImageSource, target: tuple[int, int]) -> Encoded:
+    if source.kind == SVG:
+        picture = rasterise_svg(source.read(), target)
+        return _encoded(picture, photo=False, icc=None, palette=False)
+    upright = source.upright_size
+    shown_pixels = min(_pixels(upright), _pixels(target))
+    with _open(source.path, source.inline) as opened:
+        _check_pixels(*opened.size)
+        if source.embeddable_as_is and source.byte_size <= KEEP_BYTES_PER_PIXEL * shown_pixels:
+            _verify_decodes(opened)
+            return Encoded(source.read(), PORTABLE_FORMATS[source.kind], upright)
+        if isinstance(opened, JpegImagePlugin.JpegImageFile):  # also MPO (phones, 3D)
+            stored_target = target if upright == source.stored_size else target[::-1]
+            opened.draft(opened.mode, (stored_target[0], stored_target[1]))
+        opened.seek(0)
+        opened.load()
+        icc = opened.info.get("icc_profile")
+        picture = downscale(normalise(opened), target)
+    photo = source.kind in JPEG_FORMATS or (source.mode not in ("P", "PA")
+                                      and looks_like_photo(picture))
+    encoded = _encoded(picture, photo, icc if isinstance(icc, bytes) else None,
+                       palette=source.mode in ("P", "PA"))
+    if source.embeddable_as_is and source.byte_size <= len(encoded.data):
+        return Encoded(source.read(), PORTABLE_FORMATS[source.kind], upright)
+    return encoded
+
+
+def _verify_decodes(opened: PILImage.Image) -> None:
+    """Decode a picture we embed as it is, at the smallest size its format allows, so a
+    truncated or corrupt file is caught rather than shipped."""
+    if isinstance(opened, JpegImagePlugin.JpegImageFile):
+        opened.draft(opened.mode, (max(1, opened.width // 8), max(1, opened.height // 8)))
+    opened.load()
+
+
+def normalise(opened: PILImage.Image) -> PILImage.Image:
+    """A decoded picture upright (EXIF orientation), 8 bits per channel, in RGB, RGBA, L
+    or LA; CMYK and palettes to RGB; transparency kept only where some pixel uses it."""
+    picture = opened
+    if _orientation(opened) != 1:
+        picture = ImageOps.exif_transpose(opened) or opened
+    mode = picture.mode
+    if mode.startswith("I;16") or mode == "I":
+        picture = picture.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+    elif mode == "F":
+        picture = picture.convert("L")
+    elif mode in ("P", "PA"):
+        transparent = mode == "PA" or "transparency" in picture.info
+        picture = picture.convert("RGBA" if transparent else "RGB")
+    elif mode == "1":
+        picture = picture.convert("L")
+    elif mode == "La":
+        picture = picture.convert("LA")
+    elif mode == "RGBa":
+        picture = picture.convert("RGBA")
+    elif mode == "CMYK":
+        picture = _cmyk_to_rgb(picture)
+    elif mode not in ("L", "LA", "RGB", "RGBA"):
+        picture = picture.convert("RGBA" if "A" in mode else "RGB")
+    if picture.mode in ("RGBA", "LA"):
+        alpha = picture.getchannel("A")
+        if alpha.getextrema() == (255, 255):
+            picture = picture.convert(picture.mode[:-1])
+    return picture
+
+
+def _cmyk_to_rgb(picture: PILImage.Image) -> PILImage.Image:
+    """CMYK through its own ICC profile when it has one (colours as printed), else
+    Pillow's plain conversion."""
+    icc = picture.info.get("icc_profile")
+    if isinstance(icc, bytes):
+        try:
+            converted = ImageCms.profileToProfile(
+                picture, ImageCms.ImageCmsProfile(io.BytesIO(icc)), SRGB, outputMode="RGB")
+            if converted is not None:
+                return converted
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass
+    return picture.convert("RGB")
+
+
+def downscale(picture: PILImage.Image, target: tuple[int, int]) -> PILImage.Image:
+    """The picture no larger than it needs to be to cover `target` (never enlarged)."""
+    scale = max(target[0] / picture.width, target[1] / picture.height)
+    if scale >= 1:
+        return picture
+    size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
+    return picture.resize(size, PILImage.Resampling.LANCZOS)
+
+
+def looks_like_photo(picture: PILImage.Image) -> bool:
+    """Whether a picture is a photo (many colours, none dominant) rather than a diagram
+    or a screenshot (a few flat colours cover most of it); pictures with alpha are not."""
+    if picture.mode in ("RGBA", "LA"):
+        return False
+    sample = picture
+    if picture.width * picture.height > COLOUR_SAMPLE:
+        scale = math.sqrt(COLOUR_SAMPLE / (picture.width * picture.height))
+        sample = picture.resize((max(1, round(picture.width * scale)),
+                                 max(1, round(picture.height * scale))),
+                                PILImage.Resampling.NEAREST)
+    total = sample.width * sample.height
+    colours = sample.getcolors(maxcolors=total)
+    if colours is None:
+        return True
+    counts = sorted((count for count, _ in colours), reverse=True)
+    return sum(counts[:FLAT_COLOURS]) < FLAT_COVERAGE * total
+
+
+def _encoded(picture: PILImage.Image, photo: bool, icc: bytes | None,
+             palette: bool) -> Encoded:
+    """A photo as JPEG (quality 85, lower for a busy one), anything else as PNG; a picture
+    whose source had a palette (a GIF, a PNG-8) back to a palette of 256 colours after
+    downscaling (a third of the bytes)."""
+    picture = _to_srgb(picture, icc)
+    size = picture.size
     out = io.BytesIO()
-    extension = "png"
-    if converted.mode == "RGB" and (fmt == "JPEG" or _is_photo(converted)):
-        converted.save(out, "JPEG", quality=85, optimize=True)
-        extension = "jpg"
-    else:
-        converted.save(out, "PNG", optimize=True)
-    return PreparedImage(image, path, out.getvalue(), extension, converted.width,
-                         converted.height)
+    if photo and picture.mode in ("RGB", "L"):
+        budget = PHOTO_BITS_PER_PIXEL / 8 * _pixels(size)
+        quality = JPEG_QUALITY
+        while quality > MIN_JPEG_QUALITY and _jpeg_bytes(picture, quality) > budget:
+            quality -= 5
+        picture.save(out, "JPEG", quality=quality, optimize=True)
+        return Encoded(out.getvalue(), "jpg", size)
+    if palette and picture.mode in ("RGB", "RGBA"):
+        picture = picture.quantize(256, method=PILImage.Quantize.FASTOCTREE,
+                                   dither=PILImage.Dither.NONE)
+    picture.save(out, "PNG", optimize=True)
+    return Encoded(out.getvalue(), "png", size)
 
 
-def _portable(opened: PILImage.Image) -> PILImage.Image:
-    """The picture upright and in a mode PNG or JPEG can hold."""
-    upright = ImageOps.exif_transpose(opened) or opened
-    if upright.mode in ("RGBA", "LA") or (upright.mode == "P"
-                                           and "transparency" in upright.info):
-        return upright.convert("RGBA")
-    if upright.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        return upright.point(lambda value: value / 256).convert("L")
-    if upright.mode not in ("RGB", "L"):
-        return upright.convert("RGB")
-    return upright
+def _jpeg_bytes(picture: PILImage.Image, quality: int) -> int:
+    """The size of a quick (not optimised) JPEG encoding, ~5% above the final one."""
+    out = io.BytesIO()
+    picture.save(out, "JPEG", quality=quality)
+    return out.tell()
 
 
-def _is_photo(picture: PILImage.Image) -> bool:
-    colours = picture.getcolors(maxcolors=4096)
-    return colours is None
+def _to_srgb(picture: PILImage.Image, icc: bytes | None) -> PILImage.Image:
+    """Colours in sRGB, which every client assumes (a phone's Display P3, say, would look
+    dull or wrong where the profile is ignored)."""
+    if icc is None or picture.mode not in ("RGB", "RGBA"):
+        return picture
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if ImageCms.getProfileDescription(profile).strip().lower().startswith("srgb"):
+            return picture
+        converted = ImageCms.profileToProfile(picture, profile, SRGB,
+                                              outputMode=picture.mode)
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return picture
+    return converted if converted is not None else picture
 
 
-class _Placeholder(Protocol):
-    """The callback that records a problem and returns a placeholder image."""
-
-    def __call__(self, problem: str, path: Path | None = None) -> PreparedImage: ...
+def rasterise_svg(data: bytes, target: tuple[int, int]) -> PILImage.Image:
+    """An SVG drawn at the target size with cairosvg (no external files or URLs fetched)."""
+    cairosvg = _cairosvg()
+    if cairosvg is None:
+        raise Unreadable("is an SVG and cairosvg is not installed (pip install "
+                         "'deckgen[svg]')")
+    _check_pixels(*target)
+    png = cairosvg.svg2png(bytestring=data, output_width=target[0],
+                           output_height=target[1])
+    picture = PILImage.open(io.BytesIO(png))
+    picture.load()
+    return normalise(picture)
