@@ -6,16 +6,18 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from deckgen.decorate import decorate_slides, theme_pictures
 from deckgen.errors import DeckgenError, Diagnostics
-from deckgen.images import prepare_images
-from deckgen.layout import Overflow, PlacedSlide, layout_deck
+from deckgen.images import DEFAULT_DPI, encode_images, prepare_images
+from deckgen.layout import DeckLayout, Overflow, PictureShape, PlacedSlide, Shape, layout_deck
 from deckgen.measure import measurer_for
 from deckgen.model import Deck
 from deckgen.parse import parse_document, read_source
+from deckgen.progress import BuildProgress, SilentProgress, counted
 from deckgen.render import render_deck
 from deckgen.structure import build_deck
 from deckgen.theme import Theme, load_theme
@@ -35,6 +37,11 @@ class BuildOptions:
     theme: str | None = None
     resource_paths: tuple[Path, ...] = (Path("."),)
     overflow: Overflow = Overflow.NOTES
+    #: Pictures are embedded at this many pixels per inch of their placed size.
+    image_dpi: int = DEFAULT_DPI
+    #: A company template (.pptx or .potx) to build on; else the front matter's `template`,
+    #: else the theme's.
+    template: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -58,13 +65,20 @@ def output_path(options: BuildOptions) -> Path:
     return output
 
 
-def plan_build(options: BuildOptions, diagnostics: Diagnostics) -> Plan:
-    """Read, parse and lay out a deck without writing anything."""
+def plan_build(options: BuildOptions, diagnostics: Diagnostics,
+               progress: BuildProgress | None = None) -> Plan:
+    """Read, parse and lay out a deck without writing anything; `progress` hears of each
+    stage."""
+    progress = progress or SilentProgress()
     output = output_path(options)
     text = read_source(options.source)
     document = parse_document(options.source, text, diagnostics)
     deck = build_deck(document, diagnostics)
-    theme = load_theme(options.theme or deck.meta.theme or DEFAULT_THEME, diagnostics)
+    progress.started(len(deck.slides), len({image for slide in deck.slides
+                                            for image in slide.images}))
+    progress.stage("parsed")
+    theme = load_theme(options.theme or deck.meta.theme or DEFAULT_THEME, diagnostics,
+                       template_path(options, deck))
     measurer = measurer_for({role: (face.latin, face.east_asian)
                              for role, face in theme.fonts.items()})
     for missing in measurer.missing_fonts():
@@ -72,15 +86,64 @@ def plan_build(options: BuildOptions, diagnostics: Diagnostics) -> Plan:
                          "(install fonts-noto-cjk and fonts-liberation2)")
     images = prepare_images((image for slide in deck.slides for image in slide.images),
                             options.source, options.resource_paths, diagnostics)
+    progress.stage("images prepared")
     slides = layout_deck(deck, theme, measurer, images, options.overflow, diagnostics)
+    slides = decorate_slides(slides, theme, deck.meta, theme_pictures(theme, diagnostics))
+    layout = DeckLayout(theme, measurer, images, options.overflow, diagnostics, deck)
+    slides = embed_pictures(slides, options.image_dpi, layout, diagnostics)
+    progress.stage("laid out")
     return Plan(deck, theme, slides, output)
 
 
-def build(options: BuildOptions, diagnostics: Diagnostics) -> Plan:
+def template_path(options: BuildOptions, deck: Deck) -> Path | None:
+    """The company template: the option, else the front matter's `template` (relative to
+    the note); None leaves it to the theme."""
+    if options.template is not None:
+        return options.template
+    if deck.meta.template:
+        return options.source.parent / deck.meta.template
+    return None
+
+
+def embed_pictures(slides: list[PlacedSlide], dpi: int, layout: DeckLayout,
+                   diagnostics: Diagnostics) -> list[PlacedSlide]:
+    """Each placed picture encoded at its placed size × dpi (images.encode_images); a
+    placeholder instead of a note's picture that turns out unreadable only when decoded (a
+    theme's logo or background, which has no line in the note, is left out instead)."""
+    placed = [shape for slide in slides for shape in slide.shapes
+              if isinstance(shape, PictureShape)]
+    encoded = encode_images(placed, dpi, layout.deck.source, diagnostics)
+
+    def final(shape: Shape) -> Shape | None:
+        if not isinstance(shape, PictureShape):
+            return shape
+        image = encoded[shape.image]
+        if image.ok:
+            return replace(shape, image=image)
+        if not image.ref.line:
+            return None
+        return replace(layout.placeholder(image, shape.box, 0), name=f"{shape.name} placeholder")
+
+    return [replace(slide, shapes=tuple(shape for shape in map(final, slide.shapes)
+                                        if shape is not None))
+            for slide in slides]
+
+
+def build(options: BuildOptions, diagnostics: Diagnostics,
+          progress: BuildProgress | None = None) -> Plan:
     """Build the deck and write it atomically; returns what was built."""
-    plan = plan_build(options, diagnostics)
-    data = render_deck(plan.slides, plan.theme, plan.deck.meta, build_timestamp(plan.deck))
+    progress = progress or SilentProgress()
+    return write_deck(plan_build(options, diagnostics, progress), progress)
+
+
+def write_deck(plan: Plan, progress: BuildProgress | None = None) -> Plan:
+    """Render a planned deck and write it atomically; returns the plan."""
+    progress = progress or SilentProgress()
+    data = render_deck(counted(plan.slides, len(plan.slides), progress), plan.theme,
+                       plan.deck.meta, build_timestamp(plan.deck))
+    progress.stage("rendered")
     write_atomically(plan.output, data)
+    progress.stage("written")
     return plan
 
 

@@ -1,0 +1,146 @@
+"""A built deck for people without PowerPoint: a PDF beside it and a Markdown handout."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from deckgen.errors import DeckgenError
+from deckgen.model import DeckMeta, Span
+from deckgen.preview import (
+    convert_to_pdf,
+    pdf_to_pictures,
+    picture_height,
+    publish,
+    require_tools,
+    theme_faces,
+)
+
+if TYPE_CHECKING:
+    from deckgen.build import Plan
+    from deckgen.layout import PlacedSlide
+
+#: Width in pixels of the handout's slide pictures.
+HANDOUT_WIDTH = 960
+#: Characters that would be read as Markdown syntax inside notes text.
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
+#: The blockquote marks at the start of a notes line's prefix.
+QUOTE_MARKS = re.compile(r"(?:> )*")
+#: Notes paragraphs nest under list items by this much per level.
+INDENT = "    "
+
+
+def share_deck(plan: Plan, pdf: bool, handout: bool) -> list[Path]:
+    """Write what was asked for beside the built deck: `<deck>.pdf` and/or the handout
+    (`<deck>.handout.md` with its `<deck>.handout/` pictures); returns the paths written."""
+    if handout:
+        require_tools()  # before LibreOffice's work, so a missing pdftoppm fails early
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="deckgen-share-") as work:
+        target = plan.output.with_suffix(".pdf") if pdf else Path(work) / "deck.pdf"
+        convert_to_pdf(plan.output, target, faces=theme_faces([plan.theme]))
+        if pdf:
+            written.append(target)
+        if handout:
+            written.extend(write_handout(plan, target))
+    return written
+
+
+def handout_paths(deck: Path) -> tuple[Path, Path]:
+    """The handout of a deck: its Markdown file and its folder of slide pictures."""
+    return deck.with_suffix(".handout.md"), deck.with_suffix(".handout")
+
+
+def write_handout(plan: Plan, pdf: Path, width: int = HANDOUT_WIDTH) -> list[Path]:
+    """The handout of a built deck from its PDF: every slide's picture with its speaker
+    notes beneath; returns the Markdown file and the pictures' folder."""
+    markdown, folder = handout_paths(plan.output)
+    pictures = pdf_to_pictures(pdf, folder, width, picture_height(plan.output, width))
+    if len(pictures) != len(plan.slides):
+        raise DeckgenError(f"LibreOffice drew {len(pictures)} pages for {len(plan.slides)} "
+                           "slides; the handout was not written", plan.output)
+    links = [quote(f"{folder.name}/{picture.name}") for picture in pictures]
+    text = handout_markdown(plan.deck.meta, plan.slides, links)
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="\n",
+                                     dir=markdown.parent, prefix=f".{markdown.name}.",
+                                     suffix=".tmp", delete=False) as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    publish(Path(handle.name), markdown)
+    return [markdown, folder]
+
+
+def handout_markdown(meta: DeckMeta, slides: Sequence[PlacedSlide],
+                     pictures: Sequence[str]) -> str:
+    """The handout as Markdown: a heading per slide, its picture, then its notes."""
+    from deckgen.render import notes_lines
+
+    lines = [f"# {escape_markdown(meta.title)}", ""]
+    if meta.subtitle:
+        lines += [escape_markdown(meta.subtitle), ""]
+    byline = " · ".join(part for part in (meta.author, meta.date) if part)
+    if byline:
+        lines += [f"*{escape_markdown(byline)}*", ""]
+    for number, (slide, picture) in enumerate(zip(slides, pictures, strict=True), start=1):
+        lines += [f"## {number}. {escape_markdown(slide.title)}", "",
+                  f"![Slide {number}: {escape_markdown(slide.title)}]({picture})", ""]
+        in_code = False
+        for level, prefix, spans, role in notes_lines(slide.notes.blocks):
+            indent = INDENT * level
+            if role == "code":
+                if not in_code:
+                    lines.append(f"{indent}```")
+                    in_code = True
+                lines.append(indent + "".join(span.text for span in spans))
+                continue
+            if in_code:
+                lines += [f"{indent}```", ""]
+                in_code = False
+            marker = prefix.replace("• ", "- ")
+            quotes = QUOTE_MARKS.match(marker)
+            quoted = quotes.group(0) if quotes else ""
+            continuation = indent + quoted + " " * (len(marker) - len(quoted))
+            lines += [indent + marker + inline_markdown(spans, continuation), ""]
+        if in_code:
+            lines += ["```", ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def inline_markdown(spans: Sequence[Span], continuation: str = "") -> str:
+    """Spans as Markdown: bold, italic, strike-through, code and links; a hard break
+    continues on the next line at `continuation`."""
+    parts: list[str] = []
+    for span in spans:
+        if not span.text:
+            continue
+        if span.code:
+            fence = "``" if "`" in span.text else "`"
+            text = f"{fence}{span.text}{fence}"
+        else:
+            text = escape_markdown(span.text)
+            lead = len(text) - len(text.lstrip())
+            trail = len(text) - len(text.rstrip())
+            core = text.strip()
+            if core:
+                if span.strike:
+                    core = f"~~{core}~~"
+                if span.italic:
+                    core = f"*{core}*"
+                if span.bold:
+                    core = f"**{core}**"
+            text = text[:lead] + core + (text[len(text) - trail:] if trail else "")
+        if span.link:
+            text = f"[{text}]({span.link.replace(' ', '%20').replace(')', '%29')})"
+        parts.append(text)
+    return "".join(parts).replace("\n", "  \n" + continuation)
+
+
+def escape_markdown(text: str) -> str:
+    """Text that Markdown shows as it is."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", text)
