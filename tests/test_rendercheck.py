@@ -438,3 +438,19 @@ def test_top_slack_forgives_tight_line_spacing(
     assert on_slide(misplaced_words(pptx, pdf, top_slack=0.2), TIGHT) == []
     # The slack does not hide real problems.
     assert on_slide(misplaced_words(pptx, pdf, top_slack=0.2), TOO_SMALL)
+
+
+@needs_soffice
+def test_a_word_broken_inside_a_narrow_cell_is_not_missing(tmp_path: Path) -> None:
+    """LibreOffice breaks a word too long for a narrow table cell across lines; its pieces
+    are drawn inside the cell, so the word is there, not missing."""
+    prs = new_deck()
+    slide = prs.slides.add_slide(prs.slide_layouts[6])
+    frame = slide.shapes.add_table(2, 1, Inches(1), Inches(1), Inches(0.7), Inches(2))
+    frame.table.cell(0, 0).text = "컬럼123456"
+    frame.table.cell(1, 0).text = "값"
+    deck = tmp_path / "cell.pptx"
+    prs.save(str(deck))
+    pdf = render_pdf(deck, tmp_path)
+    assert len(words_of_slide(pdf, 0)) >= 3  # the word is drawn in pieces
+    assert misplaced_words(deck, pdf) == []
