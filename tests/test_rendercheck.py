@@ -446,11 +446,13 @@ def test_a_word_broken_inside_a_narrow_cell_is_not_missing(tmp_path: Path) -> No
     are drawn inside the cell, so the word is there, not missing."""
     prs = new_deck()
     slide = prs.slides.add_slide(prs.slide_layouts[6])
-    frame = slide.shapes.add_table(2, 1, Inches(1), Inches(1), Inches(0.7), Inches(2))
+    frame = slide.shapes.add_table(2, 2, Inches(1), Inches(1), Inches(1.4), Inches(4))
     frame.table.cell(0, 0).text = "컬럼123456"
+    frame.table.cell(0, 1).text = "열ABCDEFGH"
     frame.table.cell(1, 0).text = "값"
+    frame.table.cell(1, 1).text = "값"
     deck = tmp_path / "cell.pptx"
     prs.save(str(deck))
     pdf = render_pdf(deck, tmp_path)
-    assert len(words_of_slide(pdf, 0)) >= 3  # the word is drawn in pieces
+    assert len(words_of_slide(pdf, 0)) >= 6  # both words are drawn in pieces, interleaved
     assert misplaced_words(deck, pdf) == []
