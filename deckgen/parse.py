@@ -329,7 +329,7 @@ class _InlineBuilder:
                                is not None)
         elif tag in FORMAT_TAGS:
             self.html_format[FORMAT_TAGS[tag]] = not closing
-        elif tag not in WRAPPER_TAGS:
+        elif tag not in WRAPPER_TAGS and not closing:
             self.reader.diagnostics.warn(f"unsupported HTML <{tag}> dropped; write it as "
                                          "Markdown", self.reader.path, self.line)
 

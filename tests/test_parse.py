@@ -445,3 +445,11 @@ def test_read_source_accepts_utf8_bom_and_crlf(tmp_path: Path) -> None:
     assert isinstance(document.blocks[0], Heading)
     assert document.blocks[0].text == "제목"
     assert plain_text(document.blocks[1].spans) == "line one line two"
+
+
+def test_an_unknown_inline_tag_pair_warns_once(tmp_path: Path) -> None:
+    diagnostics = Diagnostics()
+    parse_document(tmp_path / "n.md", "Text with <marquee>moving</marquee> words.\n",
+                   diagnostics)
+    assert [d.message for d in diagnostics.items] == [
+        "unsupported HTML <marquee> dropped; write it as Markdown"]
