@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
+import gc
+import glob
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from deckgen.decorate import decorate_slides, theme_pictures
 from deckgen.errors import DeckgenError, Diagnostics
 from deckgen.images import DEFAULT_DPI, encode_images, prepare_images
 from deckgen.layout import DeckLayout, Overflow, PictureShape, PlacedSlide, Shape, layout_deck
 from deckgen.measure import measurer_for
-from deckgen.model import Deck
-from deckgen.parse import parse_document, read_source
+from deckgen.model import Deck, DeckMeta
+from deckgen.parse import front_matter_line, parse_document, read_source
 from deckgen.progress import BuildProgress, SilentProgress, counted
-from deckgen.render import render_deck
 from deckgen.structure import build_deck
 from deckgen.theme import Theme, load_theme
 
@@ -26,6 +30,35 @@ DEFAULT_THEME = "default"
 #: The date written into the deck when neither SOURCE_DATE_EPOCH nor the front matter
 #: gives one, so that two builds of the same notes are byte-identical.
 FALLBACK_DATE = datetime(2000, 1, 1, tzinfo=UTC)
+#: The last time a zip entry can carry (its year field ends at 2107): later dates (a
+#: front-matter date of 9999-12-31) are written as this one.
+LATEST_ZIP_DATE = datetime(2107, 12, 31, 23, 59, 58, tzinfo=UTC)
+#: The longest text a core property (title, author, subject, keywords) may hold.
+CORE_PROPERTY_LIMIT = 255
+#: The errors of a full disk or an exhausted quota.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+Arguments = ParamSpec("Arguments")
+Result = TypeVar("Result")
+
+
+def without_cycle_collection(stage: Callable[Arguments, Result]) -> Callable[Arguments, Result]:
+    """A build stage run with Python's cycle collector paused: a build makes millions of
+    objects that live until it ends, and the collector walked them again and again (a third
+    of a 2,000-slide build). Reference counting still frees what the stage drops; the
+    collector resumes afterwards (a watch process collects between builds)."""
+
+    @functools.wraps(stage)
+    def paused(*args: Arguments.args, **kwargs: Arguments.kwargs) -> Result:
+        if not gc.isenabled():
+            return stage(*args, **kwargs)
+        gc.disable()
+        try:
+            return stage(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return paused
 
 
 @dataclass(frozen=True)
@@ -58,13 +91,15 @@ def output_path(options: BuildOptions) -> Path:
     """Where the deck goes: the option, else the source with .pptx beside it."""
     output = options.output or options.source.with_suffix(".pptx")
     if output.suffix.lower() != ".pptx":
-        raise DeckgenError("the output must be a .pptx file", output)
+        raise DeckgenError("the output must be a .pptx file; give -o a path ending in .pptx",
+                           output)
     if output.resolve() == options.source.resolve():
         raise DeckgenError("the output would overwrite the source; choose another -o path",
                            output)
     return output
 
 
+@without_cycle_collection
 def plan_build(options: BuildOptions, diagnostics: Diagnostics,
                progress: BuildProgress | None = None) -> Plan:
     """Read, parse and lay out a deck without writing anything; `progress` hears of each
@@ -77,8 +112,15 @@ def plan_build(options: BuildOptions, diagnostics: Diagnostics,
     progress.started(len(deck.slides), len({image for slide in deck.slides
                                             for image in slide.images}))
     progress.stage("parsed")
-    theme = load_theme(options.theme or deck.meta.theme or DEFAULT_THEME, diagnostics,
-                       template_path(options, deck))
+    template = template_path(options, deck)
+    if template is not None and template.resolve() == output.resolve():
+        raise DeckgenError("the output would overwrite the template it is built on; choose "
+                           "another -o path", output)
+    try:
+        theme = load_theme(options.theme or deck.meta.theme or DEFAULT_THEME, diagnostics,
+                           template)
+    except DeckgenError as error:
+        raise located_in_front_matter(error, options, deck, text) from error
     measurer = measurer_for({role: (face.latin, face.east_asian)
                              for role, face in theme.fonts.items()})
     for missing in measurer.missing_fonts():
@@ -93,6 +135,22 @@ def plan_build(options: BuildOptions, diagnostics: Diagnostics,
     slides = embed_pictures(slides, options.image_dpi, layout, diagnostics)
     progress.stage("laid out")
     return Plan(deck, theme, slides, output)
+
+
+def located_in_front_matter(error: DeckgenError, options: BuildOptions, deck: Deck,
+                            text: str) -> DeckgenError:
+    """A theme or template error, located at the front-matter key that chose the theme or
+    template (when that, not an option, did), so that it names the note and its line."""
+    template = template_path(options, deck)
+    about_template = template is not None and error.file == template
+    if about_template and options.template is None:
+        key = "template"
+    elif not about_template and deck.meta.theme and options.theme is None:
+        key = "theme"
+    else:
+        return error
+    return DeckgenError(f"front matter {key}: {error}", options.source,
+                        front_matter_line(text, key))
 
 
 def template_path(options: BuildOptions, deck: Deck) -> Path | None:
@@ -136,15 +194,30 @@ def build(options: BuildOptions, diagnostics: Diagnostics,
     return write_deck(plan_build(options, diagnostics, progress), progress)
 
 
+@without_cycle_collection
 def write_deck(plan: Plan, progress: BuildProgress | None = None) -> Plan:
     """Render a planned deck and write it atomically; returns the plan."""
+    from deckgen.render import render_deck  # python-pptx: only a build that writes needs it
+
     progress = progress or SilentProgress()
     data = render_deck(counted(plan.slides, len(plan.slides), progress), plan.theme,
-                       plan.deck.meta, build_timestamp(plan.deck))
+                       core_properties(plan.deck.meta), build_timestamp(plan.deck))
     progress.stage("rendered")
     write_atomically(plan.output, data)
     progress.stage("written")
     return plan
+
+
+def core_properties(meta: DeckMeta) -> DeckMeta:
+    """The metadata as the file's core properties can hold it: python-pptx refuses a title,
+    author, subject or keywords longer than 255 characters (a long first heading stays
+    whole on its slides)."""
+
+    def short(text: str) -> str:
+        return text if len(text) <= CORE_PROPERTY_LIMIT else text[:CORE_PROPERTY_LIMIT - 1] + "…"
+
+    return replace(meta, title=short(meta.title), author=short(meta.author),
+                   subject=short(meta.subject), keywords=short(meta.keywords))
 
 
 def build_timestamp(deck: Deck) -> datetime:
@@ -153,20 +226,24 @@ def build_timestamp(deck: Deck) -> datetime:
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if epoch:
         try:
-            return datetime.fromtimestamp(int(epoch), tz=UTC)
+            return min(datetime.fromtimestamp(int(epoch), tz=UTC), LATEST_ZIP_DATE)
         except (ValueError, OverflowError, OSError) as exc:
             raise DeckgenError(f"SOURCE_DATE_EPOCH={epoch!r} is not a Unix time in "
                                "seconds") from exc
     try:
         date = datetime.fromisoformat(deck.meta.date)
-    except ValueError:
+        date = date.replace(tzinfo=UTC) if date.tzinfo is None else date.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a date, or 0001-01-01+01:00 (before year 1)
         return FALLBACK_DATE
-    return date.replace(tzinfo=UTC) if date.tzinfo is None else date.astimezone(UTC)
+    return min(date, LATEST_ZIP_DATE)
 
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Write a file whole or not at all: a temporary file beside it, then a rename."""
     directory = path.parent if str(path.parent) else Path(".")
+    if directory.exists() and not directory.is_dir():
+        raise DeckgenError("is a file, not a folder, so the deck cannot go in it; choose "
+                           "another -o path", directory)
     if not directory.is_dir():
         raise DeckgenError("the output folder does not exist; create it or choose another "
                            "-o path", directory)
@@ -175,8 +252,8 @@ def write_atomically(path: Path, data: bytes) -> None:
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
                                              dir=directory)
     except OSError as exc:
-        raise DeckgenError(f"cannot write in the output folder ({exc.strerror})",
-                           directory) from exc
+        raise DeckgenError(f"cannot write in the output folder ({_reason(exc)}); choose "
+                           "another -o path", directory) from exc
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
@@ -188,16 +265,24 @@ def write_atomically(path: Path, data: bytes) -> None:
         os.replace(temporary, path)
     except OSError as exc:
         _unlink_quietly(Path(temporary))
-        raise DeckgenError(f"cannot write the deck ({exc.strerror}); the previous deck, if "
-                           "any, is untouched", path) from exc
+        advice = ("free some space and build again" if exc.errno in DISK_FULL
+                  else "choose another -o path")
+        raise DeckgenError(f"cannot write the deck ({_reason(exc)}); the previous deck, if "
+                           f"any, is untouched; {advice}", path) from exc
     except BaseException:
         _unlink_quietly(Path(temporary))
         raise
 
 
+def _reason(exc: OSError) -> str:
+    """Why an operating-system call failed, in the system's words."""
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
 def _remove_stale_temporaries(path: Path) -> None:
-    """Temporary files a killed build left beside the output."""
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+    """Temporary files a killed build left beside the output (the name escaped: a deck may
+    be called "notes[1].pptx")."""
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         _unlink_quietly(stale)
 
 

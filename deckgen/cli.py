@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
 from deckgen import __version__
@@ -16,6 +19,8 @@ if TYPE_CHECKING:
     from deckgen.build import BuildOptions, Plan
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: Stopped by Ctrl-C (SIGINT) or SIGTERM: 128 + the signal's number, as shells report it.
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 
 BUILD_EXAMPLES = """\
 examples:
@@ -219,7 +224,8 @@ def build_options(args: argparse.Namespace, source: Path, output: Path | None) -
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
          stderr: TextIO | None = None) -> int:
-    """Run deckgen; returns the exit code (0 ok, 1 build failed, 2 usage error)."""
+    """Run deckgen; returns the exit code (0 ok, 1 build failed, 2 usage error; 130 or 143
+    when stopped by Ctrl-C or SIGTERM)."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     try:
@@ -227,6 +233,12 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
             args = parser().parse_args(argv)  # help, version and usage errors print here
     except SystemExit as exit_:
         return int(exit_.code or 0) if isinstance(exit_.code, int) else EXIT_USAGE
+    with terminate_as_interrupt():
+        return run_command(args, out, err)
+
+
+def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run the parsed command; every error, an interruption and a bug end in one line."""
     try:
         if args.command == "build":
             return run_build(args, out, err)
@@ -246,20 +258,53 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
     except DeckgenError as error:
         print(error_message(error), file=err)
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("deckgen: interrupted; nothing was written", file=err)
-        return 130
+    except KeyboardInterrupt as interruption:  # Ctrl-C, or SIGTERM (Terminated)
+        terminated = isinstance(interruption, Terminated)
+        written = getattr(args, "written", None)  # build_once's deck, once it is written
+        outcome = f"{written} was written" if written else "nothing was written"
+        print(f"deckgen: {'terminated' if terminated else 'interrupted'}; {outcome}",
+              file=err)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except Exception as error:  # a bug: say so in one line instead of a traceback
         print(error_message(error), file=err)
         return EXIT_FAILED
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as Ctrl-C raises KeyboardInterrupt, so that the build stops the same
+    way: its temporary file removed, the previous deck untouched."""
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While a command runs, SIGTERM raises Terminated; the previous handler is restored
+    after. Only the main thread may set handlers: elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
 def error_message(error: Exception) -> str:
     """The one line an error is reported as; a bug is called one, without a traceback."""
     if isinstance(error, DeckgenError):
-        return f"deckgen: error: {error}"
-    return (f"deckgen: internal error: {type(error).__name__}: {error} (nothing was "
-            "written; please report this with the Markdown file)")
+        return one_line(f"deckgen: error: {error}")
+    return one_line(f"deckgen: internal error: {type(error).__name__}: {error} (nothing was "
+                    "written; please report this with the Markdown file)")
+
+
+def one_line(text: object) -> str:
+    """A message on one line: the note's text it quotes (a code line, a YAML problem) may
+    hold line breaks."""
+    return " ".join(str(text).splitlines())
 
 
 def run_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -282,6 +327,7 @@ def build_once(args: argparse.Namespace, out: TextIO, err: TextIO) -> tuple[int,
         refused = args.strict and bool(diagnostics.warnings)
         if not refused:
             write_deck(plan, progress)
+            args.written = plan.output  # an interruption from here on says so
     finally:
         if progress is not None:
             progress.close()
@@ -305,7 +351,9 @@ def build_once(args: argparse.Namespace, out: TextIO, err: TextIO) -> tuple[int,
 
 
 def run_watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """`deckgen build --watch`: build, then rebuild on every change until Ctrl-C (exit 0)."""
+    """`deckgen build --watch`: build, then rebuild on every change until Ctrl-C (exit 0);
+    pictures are decoded and encoded again only when they change."""
+    from deckgen.cache import forget_between_builds, keep_between_builds
     from deckgen.watch import watch, watched_paths
 
     def rebuild() -> list[Path]:
@@ -327,11 +375,14 @@ def run_watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not args.quiet:
         print(f"watching {args.source}, its pictures and its theme; Ctrl-C stops",
               file=err, flush=True)
+    keep_between_builds()
     try:
         watch(rebuild, args.source, on_change=changed, on_error=failed)
     except KeyboardInterrupt:
         if not args.quiet:
             print("stopped watching", file=err, flush=True)
+    finally:
+        forget_between_builds()
     return EXIT_OK
 
 
@@ -345,7 +396,7 @@ def run_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for item in found:
         if item.level is Level.ERROR or (not args.quiet and (item.level is Level.WARNING
                                                              or args.verbose)):
-            print(item, file=out)
+            print(one_line(item), file=out)
     warnings = sum(item.level is not Level.INFO for item in found)
     if not args.quiet:
         print(f"{args.source}: {len(plan.slides)} slides, {warnings} warning(s)", file=out)
@@ -403,7 +454,7 @@ def report(diagnostics: Diagnostics, err: TextIO, quiet: bool, verbose: bool) ->
     for item in diagnostics.items:
         if item.level is Level.ERROR or (not quiet and (item.level is Level.WARNING
                                                         or verbose)):
-            print(item, file=err)
+            print(one_line(item), file=err)
 
 
 def run_themes(out: TextIO) -> int:

@@ -1,26 +1,29 @@
-"""Placed slides to a .pptx with python-pptx: native text, shapes, tables, pictures, notes."""
+"""Placed slides to a .pptx: slide XML written directly, python-pptx keeps the package."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import math
-import zipfile
-from collections.abc import Iterable
-from dataclasses import replace
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from lxml import etree
 from pptx import Presentation
-from pptx.dml.color import RGBColor
-from pptx.enum.dml import MSO_LINE
-from pptx.enum.shapes import MSO_CONNECTOR, MSO_SHAPE, PP_PLACEHOLDER
-from pptx.enum.text import MSO_ANCHOR, MSO_AUTO_SIZE, PP_ALIGN
+from pptx.opc.constants import CONTENT_TYPE, RELATIONSHIP_TYPE
+from pptx.opc.package import Part
 from pptx.opc.packuri import PackURI
+from pptx.opc.spec import default_content_types
 from pptx.oxml.ns import qn
-from pptx.util import Emu, Pt
+from pptx.parts.image import Image as PackageImage
+from pptx.parts.image import ImagePart
+from pptx.util import Emu
 
+from deckgen.archive import Archive
 from deckgen.errors import DeckgenError
 from deckgen.layout import (
     EMU_PER_PT,
@@ -30,6 +33,7 @@ from deckgen.layout import (
     PictureShape,
     PlacedParagraph,
     PlacedSlide,
+    Shape,
     TableShape,
     TextShape,
 )
@@ -54,12 +58,43 @@ from deckgen.theme import Theme
 TITLE_ONLY_LAYOUT = 5
 BLANK_LAYOUT = 6
 THEME_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.theme+xml"
-#: Media already compressed; deflating them again only costs time.
-STORED_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif")
-ALIGN = {"left": PP_ALIGN.LEFT, "center": PP_ALIGN.CENTER, "right": PP_ALIGN.RIGHT}
-ANCHOR = {"top": MSO_ANCHOR.TOP, "middle": MSO_ANCHOR.MIDDLE, "bottom": MSO_ANCHOR.BOTTOM}
-GEOMETRY = {"rect": MSO_SHAPE.RECTANGLE, "ellipse": MSO_SHAPE.OVAL,
-            "roundRect": MSO_SHAPE.ROUNDED_RECTANGLE}
+ALIGN = {"left": "l", "center": "ctr", "right": "r"}
+ANCHOR = {"top": "t", "middle": "ctr", "bottom": "b"}
+NAMESPACES = ('xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+              'xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main" '
+              'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"')
+XML_DECLARATION = "<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n"
+RELATIONSHIPS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+CONTENT_TYPES_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
+TABLE_URI = "http://schemas.openxmlformats.org/drawingml/2006/table"
+#: python-pptx's default table style, which every new table names.
+TABLE_STYLE = "{5C22544A-7EE6-4342-B048-85BDC9FD1C3A}"
+#: The largest spacing DrawingML allows, in hundredths of a point.
+MAX_SPACING = 158400
+GROUP_PROPERTIES = ('<p:nvGrpSpPr><p:cNvPr id="1" name=""/><p:cNvGrpSpPr/><p:nvPr/>'
+                    "</p:nvGrpSpPr>")
+COLOUR_MAP_OVERRIDE = "<p:clrMapOvr><a:masterClrMapping/></p:clrMapOvr>"
+#: The name python-pptx gives a placeholder it copies from a layout, by placeholder type.
+PLACEHOLDER_NAMES = {
+    "clipArt": "ClipArt Placeholder", "body": "Text Placeholder", "ctrTitle": "Title",
+    "chart": "Chart Placeholder", "dt": "Date Placeholder", "ftr": "Footer Placeholder",
+    "hdr": "Header Placeholder", "media": "Media Placeholder", "obj": "Content Placeholder",
+    "dgm": "SmartArt Placeholder", "pic": "Picture Placeholder",
+    "sldNum": "Slide Number Placeholder", "subTitle": "Subtitle", "tbl": "Table Placeholder",
+    "title": "Title",
+}
+NOTES_PLACEHOLDER_NAMES = {**PLACEHOLDER_NAMES, "body": "Notes Placeholder",
+                           "sldImg": "Slide Image Placeholder"}
+#: Placeholder types that hold text (python-pptx gives their copies an empty text body).
+TEXT_PLACEHOLDERS = ("title", "ctrTitle", "subTitle", "body", "obj")
+#: Layout placeholders python-pptx does not copy onto a new slide (the footer's).
+LATENT_PLACEHOLDERS = ("dt", "ftr", "sldNum")
+NOTES_PLACEHOLDERS = ("sldImg", "body", "sldNum")
+EMPTY_TEXT_BODY = "<a:bodyPr/><a:lstStyle/>"
+#: Characters XML cannot hold, written as python-pptx writes control characters: "_x0007_".
+UNWRITABLE = re.compile("[\x00-\x08\x0b-\x1f\ufffe\uffff\ud800-\udfff]")
+#: Characters an attribute value cannot hold at all.
+UNWRITABLE_IN_ATTRIBUTE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 def render_deck(slides: Iterable[PlacedSlide], theme: Theme, meta: DeckMeta,
@@ -68,13 +103,15 @@ def render_deck(slides: Iterable[PlacedSlide], theme: Theme, meta: DeckMeta,
     prs = _presentation(theme)
     _name_parts_incrementally(prs.part.package)
     _apply_theme_fonts(prs, theme)
-    painter = _Painter(theme)
-    for placed in slides:
-        painter.slide(prs, placed)
-    _set_core_properties(prs, meta, timestamp)
-    buffer = io.BytesIO()
-    prs.save(buffer)
-    return reproducible_zip(buffer.getvalue(), timestamp)
+    with Archive(timestamp) as archive:
+        deck = _Deck(prs, theme, archive)
+        for placed in slides:
+            deck.add_slide(placed)
+        _set_core_properties(prs, meta, timestamp)
+        return write_package(prs.part.package, archive)
+
+
+# --- the package --------------------------------------------------------------------------
 
 
 def _name_parts_incrementally(package: Any) -> None:
@@ -162,59 +199,6 @@ def _remove_references(element: Any, rel_id: str) -> None:
         referring.getparent().remove(referring)
 
 
-def _cell_borders(cell: Any, colour: str) -> None:
-    """Thin borders of one colour on every side of a table cell (instead of the white
-    lines of python-pptx's default table style, which show on a dark slide)."""
-    properties = cell._tc.get_or_add_tcPr()
-    for index, tag in enumerate(("a:lnL", "a:lnR", "a:lnT", "a:lnB")):
-        for old in properties.findall(qn(tag)):
-            properties.remove(old)
-        line = etree.Element(qn(tag), w=str(EMU_PER_PT), cap="flat", cmpd="sng", algn="ctr")
-        fill = etree.SubElement(line, qn("a:solidFill"))
-        etree.SubElement(fill, qn("a:srgbClr"), val=colour.lstrip("#").upper())
-        properties.insert(index, line)
-
-
-def _subtitle_placeholder(slide: Any) -> Any:
-    """The slide's subtitle placeholder, else its body placeholder with index 1."""
-    placeholders = list(slide.placeholders)
-    for placeholder in placeholders:
-        if placeholder.placeholder_format.type == PP_PLACEHOLDER.SUBTITLE:
-            return placeholder
-    for placeholder in placeholders:
-        if placeholder.placeholder_format.idx == 1 and placeholder.placeholder_format.type in (
-                PP_PLACEHOLDER.BODY, PP_PLACEHOLDER.OBJECT):
-            return placeholder
-    return None
-
-
-def _remove_empty_placeholders(slide: Any) -> None:
-    """Placeholders of the layout that nothing was put in (they would show prompts such as
-    "Click to add text" while editing)."""
-    for placeholder in list(slide.placeholders):
-        if not (placeholder.has_text_frame and placeholder.text_frame.text.strip()):
-            element = placeholder._element
-            element.getparent().remove(element)
-
-
-def reproducible_zip(data: bytes, timestamp: datetime) -> bytes:
-    """The zip with fixed entry times and attributes, already-compressed media stored."""
-    date_time = (max(timestamp.year, 1980), timestamp.month, timestamp.day, timestamp.hour,
-                 timestamp.minute, timestamp.second)
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as source, \
-            zipfile.ZipFile(out, "w") as target:
-        for info in source.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=date_time)
-            entry.external_attr = 0o644 << 16
-            entry.create_system = 0
-            entry.compress_type = (zipfile.ZIP_STORED
-                                   if info.filename.lower().endswith(STORED_SUFFIXES)
-                                   else zipfile.ZIP_DEFLATED)
-            target.writestr(entry, source.read(info.filename), compresslevel=6)
-    return out.getvalue()
-
-
 def _apply_theme_fonts(prs: Any, theme: Theme) -> None:
     """Name the theme's Latin and East Asian faces in every theme part's font scheme, so
     that text without explicit fonts and any new text a presenter types use them."""
@@ -260,98 +244,391 @@ def _set_core_properties(prs: Any, meta: DeckMeta, timestamp: datetime) -> None:
     core.last_printed = timestamp.replace(tzinfo=None)
 
 
-def _rgb(hex_colour: str) -> RGBColor:
-    """A python-pptx colour from "RRGGBB"."""
-    return RGBColor(*bytes.fromhex(hex_colour.lstrip("#")))  # type: ignore[no-untyped-call]
+def write_package(package: Any, archive: Archive) -> bytes:
+    """The package as a zip (archive.py): python-pptx's parts in its order, then their
+    relationships; the slides were handed to the archive as they were written."""
+    parts = list(package.iter_parts())
+    entries = [("[Content_Types].xml", _content_types(parts)),
+               ("_rels/.rels", _relationships_xml(package._rels))]
+    for part in parts:
+        entries.append((part.partname.membername, part.blob))
+        if len(part.rels):
+            entries.append((part.partname.rels_uri.membername, _relationships_xml(part.rels)))
+    for name, data in entries:
+        archive.prepare(name, data)
+    for name, data in entries:
+        archive.add(name, data)
+    return archive.close()
 
 
-class _Painter:
-    """Draws placed shapes on python-pptx slides."""
+def _content_types(parts: list[Any]) -> bytes:
+    """[Content_Types].xml as python-pptx writes it: a Default per known extension, sorted,
+    an Override per other part, sorted by name."""
+    defaults = {"rels": CONTENT_TYPE.OPC_RELATIONSHIPS, "xml": CONTENT_TYPE.XML}
+    overrides = {}
+    for part in parts:
+        extension = part.partname.ext
+        if (extension.lower(), part.content_type) in default_content_types:
+            defaults[extension.lower()] = part.content_type
+        else:
+            overrides[str(part.partname)] = part.content_type
+    items = [f'<Default Extension="{_attr(extension)}" ContentType="{_attr(kind)}"/>'
+             for extension, kind in sorted(defaults.items())]
+    items += [f'<Override PartName="{_attr(name)}" ContentType="{_attr(kind)}"/>'
+              for name, kind in sorted(overrides.items())]
+    return _xml_bytes(f'<Types xmlns="{CONTENT_TYPES_NS}">{"".join(items)}</Types>')
 
-    def __init__(self, theme: Theme) -> None:
+
+def _relationships_xml(relationships: Any) -> bytes:
+    """A part's .rels as python-pptx writes it (in numerical order of the ids)."""
+    ordered = sorted((int(rel_id[3:]) if rel_id.startswith("rId") and rel_id[3:].isdigit()
+                      else 0, rel_id) for rel_id in relationships)
+    items = []
+    for _, rel_id in ordered:
+        rel = relationships[rel_id]
+        mode = ' TargetMode="External"' if rel.is_external else ""
+        items.append(f'<Relationship Id="{_attr(rel_id)}" Type="{_attr(rel.reltype)}" '
+                     f'Target="{_attr(rel.target_ref)}"{mode}/>')
+    return _xml_bytes(f'<Relationships xmlns="{RELATIONSHIPS_NS}">{"".join(items)}'
+                      "</Relationships>")
+
+
+def _xml_bytes(xml: str) -> bytes:
+    """A part's bytes: the XML declaration python-pptx writes, then the XML in UTF-8."""
+    return (XML_DECLARATION + xml).encode("utf-8")
+
+
+# --- XML text ----------------------------------------------------------------------------
+
+
+def _text(value: str) -> str:
+    """Text content as lxml writes it, control characters escaped as python-pptx does."""
+    if UNWRITABLE.search(value):
+        value = UNWRITABLE.sub(lambda match: f"_x{ord(match.group()):04X}_", value)
+    if "&" in value:
+        value = value.replace("&", "&amp;")
+    if "<" in value:
+        value = value.replace("<", "&lt;")
+    if ">" in value:
+        value = value.replace(">", "&gt;")
+    return value
+
+
+def _attr(value: str) -> str:
+    """An attribute value as lxml writes it; characters XML cannot hold are dropped."""
+    if UNWRITABLE_IN_ATTRIBUTE.search(value):
+        value = UNWRITABLE_IN_ATTRIBUTE.sub("", value)
+    for plain, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"),
+                           ("\t", "&#9;"), ("\n", "&#10;"), ("\r", "&#13;")):
+        if plain in value:
+            value = value.replace(plain, escaped)
+    return value
+
+
+def _rgb(hex_colour: str) -> str:
+    """"RRGGBB" (or "#rrggbb") as python-pptx's RGBColor writes it."""
+    value = bytes.fromhex(hex_colour.lstrip("#"))
+    if len(value) != 3:
+        raise ValueError(f"{hex_colour!r} is not an RGB colour")
+    return value.hex().upper()
+
+
+def _solid_fill(colour: str) -> str:
+    return f'<a:solidFill><a:srgbClr val="{_attr(colour)}"/></a:solidFill>'
+
+
+def _xfrm(x: int, y: int, w: int, h: int, tag: str = "a:xfrm", flips: str = "") -> str:
+    return f'<{tag}{flips}><a:off x="{x}" y="{y}"/><a:ext cx="{w}" cy="{h}"/></{tag}>'
+
+
+def _points(value: float) -> int:
+    """A spacing in points as python-pptx stores Pt(value): hundredths, rounded down."""
+    return min(max(int(value * EMU_PER_PT) // 127, 0), MAX_SPACING)
+
+
+def _line_width(points: float) -> int:
+    return int(points * EMU_PER_PT)
+
+
+# --- slides --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Copy:
+    """A layout placeholder as python-pptx copies it onto a new slide: its `p:ph`
+    attributes, the name its copy gets, whether it holds text, the box it inherits."""
+
+    kind: str
+    idx: int
+    ph_attributes: str
+    base_name: str
+    has_text: bool
+    box: tuple[int | None, int | None, int | None, int | None]
+
+    def xml(self, shape_id: int, name: str, frame: str = "", body: str = "") -> str:
+        """The copy's `p:sp` with a position (`frame`) and a text body's inner XML (else
+        python-pptx's empty one)."""
+        text = ""
+        if self.has_text:
+            text = f"<p:txBody>{body or EMPTY_TEXT_BODY + '<a:p/>'}</p:txBody>"
+        spacing = f"<p:spPr>{frame}</p:spPr>" if frame else "<p:spPr/>"
+        return (f'<p:sp><p:nvSpPr><p:cNvPr id="{shape_id}" name="{_attr(name)}"/>'
+                f'<p:cNvSpPr><a:spLocks noGrp="1"/></p:cNvSpPr><p:nvPr>'
+                f"<p:ph{self.ph_attributes}/></p:nvPr></p:nvSpPr>{spacing}{text}</p:sp>")
+
+
+def _copies(placeholders: Iterable[Any], names: dict[str, str],
+            inherited: Callable[[int], Any] | None = None) -> list[_Copy]:
+    """What python-pptx's clone_placeholder makes of each placeholder: the `p:ph` with
+    defaults left out, in the order type, idx, orient, sz."""
+    copies = []
+    for placeholder in placeholders:
+        ph = placeholder.element.find(f"{qn('p:nvSpPr')}/{qn('p:nvPr')}/{qn('p:ph')}")
+        kind = ph.get("type") or "obj"
+        idx = int(ph.get("idx") or 0)
+        orient = ph.get("orient") or "horz"
+        size = ph.get("sz") or "full"
+        attributes = "".join(
+            (f' type="{_attr(kind)}"' if kind != "obj" else "",
+             f' idx="{idx}"' if idx else "",
+             f' orient="{_attr(orient)}"' if orient != "horz" else "",
+             f' sz="{_attr(size)}"' if size != "full" else ""))
+        base = names.get(kind, "Placeholder")
+        if orient == "vert":
+            base = f"Vertical {base}"
+        box: tuple[int | None, int | None, int | None, int | None] = (None, None, None, None)
+        source = inherited(idx) if inherited is not None else None
+        if source is not None:
+            box = (source.left, source.top, source.width, source.height)
+        copies.append(_Copy(kind, idx, attributes, base, kind in TEXT_PLACEHOLDERS, box))
+    return copies
+
+
+class _Deck:
+    """Adds slides and their notes pages to a python-pptx presentation: each slide's XML
+    is written at once, python-pptx relates the parts."""
+
+    def __init__(self, prs: Any, theme: Theme, archive: Archive) -> None:
+        self.prs = prs
         self.theme = theme
+        self.archive = archive
+        self.package = prs.part.package
+        self.text = _TextXml(theme)
+        self.slide_ids = prs.part._element.get_or_add_sldIdLst()
+        self.next_slide_id = max([255, *(int(slide_id.get("id"))
+                                         for slide_id in self.slide_ids)]) + 1
+        self.layouts: dict[int, tuple[Any, list[_Copy]]] = {}
+        self.images: dict[str, Any] | None = None
+        self.notes_master: tuple[Any, list[_Copy]] | None = None
 
-    def slide(self, prs: Any, placed: PlacedSlide) -> None:
+    def add_slide(self, placed: PlacedSlide) -> None:
         has_title = any(isinstance(s, TextShape) and s.is_title for s in placed.shapes)
-        slide = prs.slides.add_slide(self.layout(prs, placed.kind, has_title))
+        layout_part, copies = self.layout(placed.kind, has_title)
+        number = len(self.slide_ids) + 1
+        part = Part(PackURI(f"/ppt/slides/slide{number}.xml"), CONTENT_TYPE.PML_SLIDE,
+                    self.package)
+        part.relate_to(layout_part, RELATIONSHIP_TYPE.SLIDE_LAYOUT)
+        slide = _SlideXml(self, part, placed, copies)
+        background = ""
         if self.theme.template is None:
-            fill = slide.background.fill
-            fill.solid()
-            fill.fore_color.rgb = _rgb(placed.background)
-        in_placeholders = self.template_placeholders(slide, placed)
-        elements = []
-        for shape in placed.shapes:
-            if shape.name in in_placeholders:
-                drawn = in_placeholders[shape.name]
-                if drawn is None:
-                    continue
-            elif isinstance(shape, TextShape):
-                drawn = self.text_shape(slide, shape)
-            elif isinstance(shape, PictureShape):
-                drawn = self.picture(slide, shape)
-            elif isinstance(shape, FillShape):
-                drawn = self.fill_shape(slide, shape)
-            elif isinstance(shape, LineShape):
-                drawn = self.line(slide, shape)
-            else:
-                drawn = self.table(slide, shape)
-            elements.append(drawn._element)
-        tree = slide.shapes._spTree
-        for element in elements:
-            tree.remove(element)
-            tree.append(element)
-        _remove_empty_placeholders(slide)
-        self.notes(slide, placed.notes)
+            background = (f"<p:bg><p:bgPr>{_solid_fill(_rgb(placed.background))}"
+                          "<a:effectLst/></p:bgPr></p:bg>")
+        part.blob = _xml_bytes(f"<p:sld {NAMESPACES}><p:cSld>{background}<p:spTree>"
+                               f"{GROUP_PROPERTIES}<p:grpSpPr/>{slide.shapes_xml()}"
+                               f"</p:spTree></p:cSld>{COLOUR_MAP_OVERRIDE}</p:sld>")
+        self.archive.prepare(part.partname.membername, part.blob)
+        # python-pptx's relate_to looks through every relationship of the presentation for
+        # one to reuse, which makes adding slides quadratic; a new slide has none.
+        rel_id = self.prs.part.rels._add_relationship(RELATIONSHIP_TYPE.SLIDE, part)
+        slide_id = etree.SubElement(self.slide_ids, qn("p:sldId"))
+        slide_id.set("id", str(self.next_slide_id))
+        slide_id.set(qn("r:id"), rel_id)
+        self.next_slide_id += 1
+        if placed.notes:
+            self.add_notes(part, placed.notes)
 
-    def layout(self, prs: Any, kind: SlideKind, has_title: bool) -> Any:
-        """The slide layout: python-pptx's Title Only or Blank, or the company template's
-        layout for the slide's role."""
+    def layout(self, kind: SlideKind, has_title: bool) -> tuple[Any, list[_Copy]]:
+        """The slide layout's part and the placeholders a new slide copies from it:
+        python-pptx's Title Only or Blank, or the company template's layout for the role."""
         template = self.theme.template
         if template is None:
-            return prs.slide_layouts[TITLE_ONLY_LAYOUT if has_title else BLANK_LAYOUT]
-        role = ("blank" if not has_title else "title" if kind is SlideKind.TITLE
-                else "section" if kind is SlideKind.SECTION else "title_only")
-        chosen = template.layout(role)
-        return prs.slide_masters[chosen.master].slide_layouts[chosen.index]
+            layout = self.prs.slide_layouts[TITLE_ONLY_LAYOUT if has_title else BLANK_LAYOUT]
+        else:
+            role = ("blank" if not has_title else "title" if kind is SlideKind.TITLE
+                    else "section" if kind is SlideKind.SECTION else "title_only")
+            chosen = template.layout(role)
+            layout = self.prs.slide_masters[chosen.master].slide_layouts[chosen.index]
+        known = self.layouts.get(id(layout.part))
+        if known is None:
+            copies = _copies(
+                (ph for ph in layout.placeholders
+                 if (ph.element.find(f"{qn('p:nvSpPr')}/{qn('p:nvPr')}/{qn('p:ph')}")
+                     .get("type") not in LATENT_PLACEHOLDERS)),
+                PLACEHOLDER_NAMES, lambda idx: layout.placeholders.get(idx=idx))
+            known = self.layouts[id(layout.part)] = (layout.part, copies)
+        return known
 
-    def template_placeholders(self, slide: Any, placed: PlacedSlide) -> dict[str, Any]:
+    def image_part(self, data: bytes) -> Any:
+        """The package's picture part of these bytes, added once however often it is
+        placed (also reusing one the template already has)."""
+        if self.images is None:
+            self.images = {part.sha1: part for part in self.package.iter_parts()
+                           if isinstance(part, ImagePart)}
+        digest = hashlib.sha1(data).hexdigest()
+        part = self.images.get(digest)
+        if part is None:
+            part = self.images[digest] = ImagePart.new(self.package,
+                                                       PackageImage.from_blob(data))
+            self.archive.prepare(part.partname.membername, part.blob)
+        return part
+
+    def add_notes(self, slide_part: Any, notes: Notes) -> None:
+        """The slide's notes page: python-pptx's copies of the notes master's slide image,
+        body and number placeholders, the notes in the body."""
+        if self.notes_master is None:
+            master_part = self.prs.part.notes_master_part
+            self.notes_master = (master_part, _copies(
+                (ph for ph in master_part.notes_master.placeholders
+                 if (ph.element.find(f"{qn('p:nvSpPr')}/{qn('p:nvPr')}/{qn('p:ph')}")
+                     .get("type") or "obj") in NOTES_PLACEHOLDERS),
+                NOTES_PLACEHOLDER_NAMES))
+        master_part, copies = self.notes_master
+        part = Part(self.package.next_partname("/ppt/notesSlides/notesSlide%d.xml"),
+                    CONTENT_TYPE.PML_NOTES_SLIDE, self.package)
+        part.relate_to(master_part, RELATIONSHIP_TYPE.NOTES_MASTER)
+        part.relate_to(slide_part, RELATIONSHIP_TYPE.SLIDE)
+        links = _Links(part)
+        body = next((copy for copy in copies if copy.kind == "body"), None)
+        shapes = []
+        for shape_id, copy in enumerate(copies, start=2):
+            text = ""
+            if copy is body:
+                paragraphs = self.text.notes(notes, links) or "<a:p/>"
+                text = EMPTY_TEXT_BODY + paragraphs
+            shapes.append(copy.xml(shape_id, f"{copy.base_name} {shape_id - 1}", body=text))
+        part.blob = _xml_bytes(
+            f"<p:notes {NAMESPACES}><p:cSld><p:spTree>{GROUP_PROPERTIES}<p:grpSpPr>"
+            '<a:xfrm><a:off x="0" y="0"/><a:ext cx="0" cy="0"/><a:chOff x="0" y="0"/>'
+            f'<a:chExt cx="0" cy="0"/></a:xfrm></p:grpSpPr>{"".join(shapes)}</p:spTree>'
+            f"</p:cSld>{COLOUR_MAP_OVERRIDE}</p:notes>")
+        self.archive.prepare(part.partname.membername, part.blob)
+        slide_part.relate_to(part, RELATIONSHIP_TYPE.NOTES_SLIDE)
+
+
+class _Links:
+    """The relationship ids of a part's hyperlinks, one per address."""
+
+    def __init__(self, part: Any) -> None:
+        self.part = part
+        self.ids: dict[str, str] = {}
+
+    def __call__(self, address: str) -> str:
+        rel_id = self.ids.get(address)
+        if rel_id is None:
+            rel_id = self.ids[address] = self.part.relate_to(
+                address, RELATIONSHIP_TYPE.HYPERLINK, is_external=True)
+        return rel_id
+
+
+class _SlideXml:
+    """The shapes of one slide as XML, numbered and related as python-pptx would add them:
+    the layout's placeholders first (those left empty are dropped), then each shape."""
+
+    def __init__(self, deck: _Deck, part: Any, placed: PlacedSlide,
+                 copies: list[_Copy]) -> None:
+        self.deck = deck
+        self.theme = deck.theme
+        self.text = deck.text
+        self.part = part
+        self.placed = placed
+        self.copies = copies
+        self.links = _Links(part)
+        self.next_id = len(copies) + 2
+        #: The id python-pptx gave each copied placeholder, in the layout's order.
+        self.copy_ids = {id(copy): number for number, copy in enumerate(copies, start=2)}
+
+    def shapes_xml(self) -> str:
+        drawn = self.template_placeholders()
+        title = next((copy for copy in self.copies if copy.idx == 0), None)
+        pieces = []
+        for shape in self.placed.shapes:
+            if shape.name in drawn:
+                pieces.append(drawn[shape.name])
+            elif isinstance(shape, TextShape):
+                if shape.is_title and title is not None:
+                    pieces.append(self.title(shape, title))
+                else:
+                    pieces.append(self.text_shape(shape))
+            else:
+                pieces.append(self.shape(shape))
+        return "".join(pieces)
+
+    def new_id(self) -> int:
+        shape_id = self.next_id
+        self.next_id += 1
+        return shape_id
+
+    def shape(self, shape: Shape) -> str:
+        if isinstance(shape, PictureShape):
+            return self.picture(shape)
+        if isinstance(shape, FillShape):
+            return self.fill_shape(shape)
+        if isinstance(shape, LineShape):
+            return self.line(shape)
+        if isinstance(shape, TableShape):
+            return self.table(shape)
+        return self.text_shape(shape)
+
+    # --- placeholders -------------------------------------------------------------------
+
+    def template_placeholders(self) -> dict[str, str]:
         """On a company template's title or section slide, the title (and the subtitle and
-        byline) drawn in the layout's placeholders: shape name -> the placeholder that
-        shows it (None for text merged into a placeholder already listed)."""
+        byline) drawn in the layout's placeholders: shape name -> the placeholder's XML
+        ("" for text merged into a placeholder already listed)."""
+        placed = self.placed
         if self.theme.template is None or placed.kind not in (SlideKind.TITLE,
                                                               SlideKind.SECTION):
             return {}
         texts = [shape for shape in placed.shapes if isinstance(shape, TextShape)]
         title = next((shape for shape in texts if shape.is_title), None)
-        drawn: dict[str, Any] = {}
-        if title is not None and slide.shapes.title is not None:
-            self.fill_placeholder(slide.shapes.title, [title])
-            drawn[title.name] = slide.shapes.title
+        title_copy = next((copy for copy in self.copies if copy.idx == 0), None)
+        drawn: dict[str, str] = {}
+        if title is not None and title_copy is not None:
+            drawn[title.name] = self.fill_placeholder(title_copy, [title])
         rest = [shape for shape in texts if not shape.is_title]
-        subtitle = _subtitle_placeholder(slide)
+        subtitle = self.subtitle_copy()
         if placed.kind is SlideKind.TITLE and rest and subtitle is not None:
-            self.fill_placeholder(subtitle, rest)
-            drawn.update({shape.name: None for shape in rest})
-            drawn[rest[0].name] = subtitle
+            drawn.update({shape.name: "" for shape in rest})
+            drawn[rest[0].name] = self.fill_placeholder(subtitle, rest)
         return drawn
 
-    def fill_placeholder(self, placeholder: Any, shapes: list[TextShape]) -> None:
+    def subtitle_copy(self) -> _Copy | None:
+        """The subtitle placeholder, else the body placeholder with index 1."""
+        ordered = sorted(self.copies, key=lambda copy: copy.idx)
+        for copy in ordered:
+            if copy.kind == "subTitle":
+                return copy
+        for copy in ordered:
+            if copy.idx == 1 and copy.kind in ("body", "obj"):
+                return copy
+        return None
+
+    def fill_placeholder(self, copy: _Copy, shapes: list[TextShape]) -> str:
         """The text laid out for `shapes` (stacked top to bottom) in one template
         placeholder at the placeholder's own box: every size scaled by the factor that
         makes the measured lines fit it; colour, alignment and anchoring the template's."""
-        box = (placeholder.left, placeholder.top, placeholder.width, placeholder.height)
+        box = copy.box
         gaps = [max(after.box.y - before.box.bottom, 0)
                 for before, after in itertools.pairwise(shapes)]
         inner_width = max(s.box.w - s.insets[0] - s.insets[2] for s in shapes)
         inner_height = sum(s.box.h - s.insets[1] - s.insets[3] for s in shapes) + sum(gaps)
+        frame = ""
         if None in box:
             first = shapes[0].box
-            placeholder.left, placeholder.top = Emu(first.x), Emu(first.y)
-            placeholder.width = Emu(first.w)
-            placeholder.height = Emu(inner_height + 2 * TEXT_INSET)
+            frame = _xfrm(first.x, first.y, first.w, inner_height + 2 * TEXT_INSET)
             scale = 1.0
         else:
-            scale = fit_scale(inner_width, inner_height, Rect(*(int(v) for v in box)),
+            scale = fit_scale(inner_width, inner_height, Rect(*(int(v or 0) for v in box)),
                               TEXT_INSET)
         paragraphs = []
         for index, shape in enumerate(shapes):
@@ -362,181 +639,224 @@ class _Painter:
                 paragraphs.append(replace(placed, size=size, color="", align="",
                                           line_spacing=placed.line_spacing * ratio,
                                           space_before=(placed.space_before + gap) * ratio))
-        frame = placeholder.text_frame
-        frame.word_wrap = True
-        frame.auto_size = MSO_AUTO_SIZE.NONE
-        frame.margin_left = frame.margin_right = Emu(TEXT_INSET)
-        frame.margin_top = frame.margin_bottom = Emu(TEXT_INSET)
-        self.paragraphs(frame, paragraphs)
+        if not _has_text(paragraphs):
+            return ""
+        inset = TEXT_INSET
+        body = (f'<a:bodyPr wrap="square" lIns="{inset}" rIns="{inset}" tIns="{inset}" '
+                f'bIns="{inset}"><a:noAutofit/></a:bodyPr><a:lstStyle/>'
+                f"{self.text.paragraphs(paragraphs, self.links)}")
+        shape_id = self.copy_ids[id(copy)]
+        return copy.xml(shape_id, f"{copy.base_name} {shape_id - 1}", frame, body)
 
-    # --- shapes --------------------------------------------------------------------------
-
-    def text_shape(self, slide: Any, shape: TextShape) -> Any:
-        box = shape.box
-        in_template = False
-        if shape.is_title and slide.shapes.title is not None:
-            drawn = slide.shapes.title
-            drawn.left, drawn.top, drawn.width, drawn.height = (Emu(box.x), Emu(box.y),
-                                                                Emu(box.w), Emu(box.h))
-            if self.theme.template is not None:  # the template's title colour and alignment
-                in_template = True
-                shape = replace(shape, paragraphs=tuple(
-                    replace(paragraph, color="", align="") for paragraph in shape.paragraphs))
-        elif shape.fill is not None or shape.border is not None:
-            drawn = slide.shapes.add_shape(GEOMETRY[shape.geometry], Emu(box.x), Emu(box.y),
-                                           Emu(box.w), Emu(box.h))
-            self._plain_style(drawn, shape.fill, shape.border, shape.dashed)
+    def title(self, shape: TextShape, copy: _Copy) -> str:
+        """The title in the layout's title placeholder, moved to the title's box; on a
+        company template in the template's colour and alignment."""
+        anchor = ""
+        if self.theme.template is not None:
+            shape = replace(shape, paragraphs=tuple(
+                replace(paragraph, color="", align="") for paragraph in shape.paragraphs))
         else:
-            drawn = slide.shapes.add_textbox(Emu(box.x), Emu(box.y), Emu(box.w), Emu(box.h))
-        drawn.name = shape.name
-        frame = drawn.text_frame
-        frame.word_wrap = True
-        frame.auto_size = MSO_AUTO_SIZE.NONE
+            anchor = f' anchor="{ANCHOR[shape.anchor]}"'
+        if not _has_text(shape.paragraphs):
+            return ""
+        body = (f"{self.body_properties(shape, anchor)}<a:lstStyle/>"
+                f"{self.text.paragraphs(shape.paragraphs, self.links)}")
+        box = shape.box
+        xml = copy.xml(self.copy_ids[id(copy)], shape.name, _xfrm(box.x, box.y, box.w, box.h),
+                       body)
+        return self.with_click(xml, shape.link)
+
+    # --- shapes ---------------------------------------------------------------------------
+
+    def body_properties(self, shape: TextShape, after: str = "", before: str = "") -> str:
         left, top, right, bottom = shape.insets
-        frame.margin_left, frame.margin_top = Emu(left), Emu(top)
-        frame.margin_right, frame.margin_bottom = Emu(right), Emu(bottom)
-        if not in_template:
-            frame.vertical_anchor = ANCHOR[shape.anchor]
-        self.paragraphs(frame, shape.paragraphs)
-        if shape.link:
-            drawn.click_action.hyperlink.address = shape.link
-        return drawn
+        return (f'<a:bodyPr{before} wrap="square" lIns="{left}" tIns="{top}" rIns="{right}" '
+                f'bIns="{bottom}"{after}><a:noAutofit/></a:bodyPr>')
 
-    def _plain_style(self, drawn: Any, fill: str | None, border: str | None,
-                     dashed: bool = False) -> None:
+    def with_click(self, xml: str, link: str | None) -> str:
+        """A shape that opens `link` when clicked (the first `p:cNvPr` gets the link)."""
+        if not link:
+            return xml
+        start = xml.index("<p:cNvPr ")
+        end = xml.index("/>", start)
+        click = f'<a:hlinkClick r:id="{self.links(link)}"/>'
+        return f"{xml[:end]}>{click}</p:cNvPr>{xml[end + 2:]}"
+
+    def text_shape(self, shape: TextShape) -> str:
+        """A text box, or a filled (or bordered) shape with text."""
+        box = shape.box
+        shape_id = self.new_id()
+        frame = _xfrm(box.x, box.y, box.w, box.h)
+        anchor = ANCHOR[shape.anchor]
+        if shape.fill is not None or shape.border is not None:
+            first = '<a:pPr algn="ctr"/>'
+            paragraphs = self.text.paragraphs(shape.paragraphs, self.links, first)
+            body = self.body_properties(shape, before=f' rtlCol="0" anchor="{anchor}"')
+            xml = (f'<p:sp><p:nvSpPr><p:cNvPr id="{shape_id}" name="{_attr(shape.name)}"/>'
+                   f"<p:cNvSpPr/><p:nvPr/></p:nvSpPr><p:spPr>{frame}"
+                   f'<a:prstGeom prst="{_attr(shape.geometry)}"><a:avLst/></a:prstGeom>'
+                   f"{self.plain_style(shape.fill, shape.border, shape.dashed)}</p:spPr>"
+                   f"<p:txBody>{body}<a:lstStyle/>{paragraphs or f'<a:p>{first}</a:p>'}"
+                   "</p:txBody></p:sp>")
+        else:
+            paragraphs = self.text.paragraphs(shape.paragraphs, self.links)
+            body = self.body_properties(shape, f' anchor="{anchor}"')
+            xml = (f'<p:sp><p:nvSpPr><p:cNvPr id="{shape_id}" name="{_attr(shape.name)}"/>'
+                   f'<p:cNvSpPr txBox="1"/><p:nvPr/></p:nvSpPr><p:spPr>{frame}'
+                   '<a:prstGeom prst="rect"><a:avLst/></a:prstGeom><a:noFill/></p:spPr>'
+                   f"<p:txBody>{body}<a:lstStyle/>{paragraphs or '<a:p/>'}</p:txBody></p:sp>")
+        return self.with_click(xml, shape.link)
+
+    def plain_style(self, fill: str | None, border: str | None, dashed: bool = False,
+                    border_pt: float = 1.25) -> str:
         """A shape coloured only by us: no theme style (shadows, default colours)."""
-        style = drawn._element.find(qn("p:style"))
-        if style is not None:
-            drawn._element.remove(style)
-        if fill is None:
-            drawn.fill.background()
-        else:
-            drawn.fill.solid()
-            drawn.fill.fore_color.rgb = _rgb(fill)
+        fill_xml = "<a:noFill/>" if fill is None else _solid_fill(_rgb(fill))
         if border is None:
-            drawn.line.fill.background()
-        else:
-            drawn.line.color.rgb = _rgb(border)
-            drawn.line.width = Pt(1.25)
-            if dashed:
-                drawn.line.dash_style = MSO_LINE.DASH
+            return f"{fill_xml}<a:ln><a:noFill/></a:ln>"
+        dash = '<a:prstDash val="dash"/>' if dashed else ""
+        return (f'{fill_xml}<a:ln w="{_line_width(border_pt)}">{_solid_fill(_rgb(border))}'
+                f"{dash}</a:ln>")
 
-    def fill_shape(self, slide: Any, shape: FillShape) -> Any:
+    def fill_shape(self, shape: FillShape) -> str:
         box = shape.box
-        drawn = slide.shapes.add_shape(GEOMETRY[shape.geometry], Emu(box.x), Emu(box.y),
-                                       Emu(box.w), Emu(box.h))
-        drawn.name = shape.name
-        self._plain_style(drawn, shape.fill, shape.border)
-        if shape.border is not None:
-            drawn.line.width = Pt(3)
-        return drawn
+        return (f'<p:sp><p:nvSpPr><p:cNvPr id="{self.new_id()}" name="{_attr(shape.name)}"/>'
+                f"<p:cNvSpPr/><p:nvPr/></p:nvSpPr><p:spPr>{_xfrm(box.x, box.y, box.w, box.h)}"
+                f'<a:prstGeom prst="{shape.geometry}"><a:avLst/></a:prstGeom>'
+                f"{self.plain_style(shape.fill, shape.border, border_pt=3)}</p:spPr>"
+                '<p:txBody><a:bodyPr rtlCol="0" anchor="ctr"/><a:lstStyle/>'
+                '<a:p><a:pPr algn="ctr"/></a:p></p:txBody></p:sp>')
 
-    def line(self, slide: Any, shape: LineShape) -> Any:
-        drawn = slide.shapes.add_connector(MSO_CONNECTOR.STRAIGHT, Emu(shape.x1), Emu(shape.y1),
-                                           Emu(shape.x2), Emu(shape.y2))
-        drawn.name = shape.name
-        style = drawn._element.find(qn("p:style"))
-        if style is not None:
-            drawn._element.remove(style)
-        drawn.line.color.rgb = _rgb(shape.color)
-        drawn.line.width = Pt(shape.width_pt)
-        if shape.arrow:
-            ln = drawn.line._get_or_add_ln()
-            etree.SubElement(ln, qn("a:tailEnd"), type="triangle", w="med", len="med")
-        return drawn
+    def line(self, shape: LineShape) -> str:
+        flips = ((' flipH="1"' if shape.x1 > shape.x2 else "")
+                 + (' flipV="1"' if shape.y1 > shape.y2 else ""))
+        frame = _xfrm(min(shape.x1, shape.x2), min(shape.y1, shape.y2),
+                      abs(shape.x2 - shape.x1), abs(shape.y2 - shape.y1), flips=flips)
+        arrow = '<a:tailEnd type="triangle" w="med" len="med"/>' if shape.arrow else ""
+        return (f'<p:cxnSp><p:nvCxnSpPr><p:cNvPr id="{self.new_id()}" '
+                f'name="{_attr(shape.name)}"/><p:cNvCxnSpPr/><p:nvPr/></p:nvCxnSpPr>'
+                f'<p:spPr>{frame}<a:prstGeom prst="line"><a:avLst/></a:prstGeom>'
+                f'<a:ln w="{_line_width(shape.width_pt)}">{_solid_fill(_rgb(shape.color))}'
+                f"{arrow}</a:ln></p:spPr></p:cxnSp>")
 
-    def picture(self, slide: Any, shape: PictureShape) -> Any:
+    def picture(self, shape: PictureShape) -> str:
         box = shape.box
-        drawn = slide.shapes.add_picture(io.BytesIO(shape.image.data), Emu(box.x), Emu(box.y),
-                                         Emu(box.w), Emu(box.h))
-        drawn.name = shape.name
-        drawn._element.nvPicPr.cNvPr.set("descr", shape.image.description)
-        return drawn
+        rel_id = self.part.relate_to(self.deck.image_part(shape.image.data),
+                                     RELATIONSHIP_TYPE.IMAGE)
+        return (f'<p:pic><p:nvPicPr><p:cNvPr id="{self.new_id()}" name="{_attr(shape.name)}" '
+                f'descr="{_attr(shape.image.description)}"/><p:cNvPicPr>'
+                '<a:picLocks noChangeAspect="1"/></p:cNvPicPr><p:nvPr/></p:nvPicPr>'
+                f'<p:blipFill><a:blip r:embed="{rel_id}"/><a:stretch><a:fillRect/></a:stretch>'
+                f"</p:blipFill><p:spPr>{_xfrm(box.x, box.y, box.w, box.h)}"
+                '<a:prstGeom prst="rect"><a:avLst/></a:prstGeom></p:spPr></p:pic>')
 
-    def table(self, slide: Any, shape: TableShape) -> Any:
+    def table(self, shape: TableShape) -> str:
+        """A native table: header row, banded rows, thin borders of one colour (instead of
+        the white lines of python-pptx's default style, which show on a dark slide)."""
         box = shape.box
-        rows, columns = len(shape.rows), len(shape.columns)
-        frame = slide.shapes.add_table(rows, columns, Emu(box.x), Emu(box.y), Emu(box.w),
-                                       Emu(box.h))
-        frame.name = shape.name
-        table = frame.table
-        table.first_row = True
-        table.horz_banding = False
-        for index, width in enumerate(shape.columns):
-            table.columns[index].width = Emu(width)
-        for index, height in enumerate(shape.rows):
-            table.rows[index].height = Emu(height)
-        for row_index, row in enumerate(shape.cells):
-            for column_index, paragraphs in enumerate(row):
-                cell = table.cell(row_index, column_index)
-                cell.fill.solid()
-                fill = shape.header_fill if row_index == 0 else (
-                    shape.band_fill if row_index % 2 == 0 else self.theme.color("background"))
-                cell.fill.fore_color.rgb = _rgb(fill)
-                _cell_borders(cell, shape.border)
-                for side in ("margin_left", "margin_right", "margin_top", "margin_bottom"):
-                    setattr(cell, side, Emu(shape.cell_insets))
-                cell.vertical_anchor = MSO_ANCHOR.TOP
-                cell.text_frame.word_wrap = True
-                self.paragraphs(cell.text_frame, paragraphs)
-        return frame
+        shape_id = self.new_id()
+        columns = "".join(f'<a:gridCol w="{width}"/>' for width in shape.columns)
+        inset = shape.cell_insets
+        border = _attr(shape.border.lstrip("#").upper())
+        lines = "".join(f'<a:{side} w="{EMU_PER_PT}" cap="flat" cmpd="sng" algn="ctr">'
+                        f'<a:solidFill><a:srgbClr val="{border}"/></a:solidFill></a:{side}>'
+                        for side in ("lnL", "lnR", "lnT", "lnB"))
+        rows = []
+        for row_index, height in enumerate(shape.rows):
+            fill = _rgb(shape.header_fill if row_index == 0 else (
+                shape.band_fill if row_index % 2 == 0 else self.theme.color("background")))
+            cell_properties = (f'<a:tcPr marL="{inset}" marR="{inset}" marT="{inset}" '
+                               f'marB="{inset}" anchor="t">{lines}{_solid_fill(fill)}</a:tcPr>')
+            row = shape.cells[row_index] if row_index < len(shape.cells) else ()
+            cells = []
+            for column in range(len(shape.columns)):
+                if column >= len(row):  # a cell the layout left out keeps python-pptx's
+                    cells.append(f"<a:tc><a:txBody>{EMPTY_TEXT_BODY}<a:p/></a:txBody>"
+                                 "<a:tcPr/></a:tc>")
+                    continue
+                paragraphs = self.text.paragraphs(row[column], self.links) or "<a:p/>"
+                cells.append('<a:tc><a:txBody><a:bodyPr wrap="square"/><a:lstStyle/>'
+                             f"{paragraphs}</a:txBody>{cell_properties}</a:tc>")
+            rows.append(f'<a:tr h="{height}">{"".join(cells)}</a:tr>')
+        return (f'<p:graphicFrame><p:nvGraphicFramePr><p:cNvPr id="{shape_id}" '
+                f'name="{_attr(shape.name)}"/><p:cNvGraphicFramePr>'
+                '<a:graphicFrameLocks noGrp="1"/></p:cNvGraphicFramePr><p:nvPr/>'
+                f'</p:nvGraphicFramePr>{_xfrm(box.x, box.y, box.w, box.h, "p:xfrm")}'
+                f'<a:graphic><a:graphicData uri="{TABLE_URI}"><a:tbl><a:tblPr firstRow="1">'
+                f"<a:tableStyleId>{TABLE_STYLE}</a:tableStyleId></a:tblPr>"
+                f"<a:tblGrid>{columns}</a:tblGrid>{''.join(rows)}</a:tbl></a:graphicData>"
+                "</a:graphic></p:graphicFrame>")
 
-    # --- text ----------------------------------------------------------------------------
 
-    def paragraphs(self, frame: Any, paragraphs: Iterable[PlacedParagraph]) -> None:
-        first = True
-        for placed in paragraphs:
-            paragraph = frame.paragraphs[0] if first else frame.add_paragraph()
-            first = False
-            self.paragraph(paragraph, placed)
+def _has_text(paragraphs: Iterable[PlacedParagraph]) -> bool:
+    """Whether paragraphs show any text (python-pptx's empty placeholders are dropped)."""
+    return any(_text(span.text).strip() for paragraph in paragraphs for span in paragraph.spans)
 
-    def paragraph(self, paragraph: Any, placed: PlacedParagraph) -> None:
-        if placed.align:  # "" keeps a template placeholder's alignment
-            paragraph.alignment = ALIGN.get(placed.align, PP_ALIGN.LEFT)
-        p_pr = paragraph._p.get_or_add_pPr()
-        p_pr.set("hangingPunct", "0")
-        p_pr.set("marL", str(placed.margin_left))
-        p_pr.set("indent", str(-placed.hanging))
-        if placed.line_spacing:
-            paragraph.line_spacing = Pt(placed.line_spacing)
-        paragraph.space_before = Pt(placed.space_before)
-        self._bullet(p_pr, placed)
+
+# --- text ----------------------------------------------------------------------------------
+
+
+class _TextXml:
+    """Paragraphs and runs as XML, with the theme's faces and language on every run; the
+    properties of runs and paragraphs are written once per style and reused."""
+
+    def __init__(self, theme: Theme) -> None:
+        self.theme = theme
+        self.lang = _attr(theme.lang)
+        self.run_styles: dict[tuple[Any, ...], str] = {}
+        self.paragraph_styles: dict[tuple[Any, ...], str] = {}
+
+    def paragraphs(self, paragraphs: Iterable[PlacedParagraph], links: _Links,
+                   first_properties: str = "") -> str:
+        """Slide paragraphs; `first_properties` is the `a:pPr` python-pptx's new shape
+        already has in its first paragraph (an autoshape's centring)."""
+        pieces = []
+        for index, placed in enumerate(paragraphs):
+            pieces.append(self.paragraph(placed, links, "" if index else first_properties))
+        return "".join(pieces)
+
+    def paragraph(self, placed: PlacedParagraph, links: _Links, existing: str = "") -> str:
+        runs = []
         for span in placed.spans:
             for index, piece in enumerate(span.text.split("\n")):
                 if index:
-                    paragraph.add_line_break()
+                    runs.append("<a:br/>")
                 if piece:
-                    self.run(paragraph, span, piece, placed)
-        end = paragraph._p.get_or_add_endParaRPr()
-        end.set("sz", str(round(placed.size * 100)))
-        end.set("lang", self.theme.lang)
+                    runs.append(self.run(span, piece, placed, links))
+        return (f"<a:p>{self.paragraph_properties(placed, existing)}{''.join(runs)}"
+                f'<a:endParaRPr sz="{round(placed.size * 100)}" lang="{self.lang}"/></a:p>')
 
-    def _bullet(self, p_pr: Any, placed: PlacedParagraph) -> None:
-        for tag in ("a:buClr", "a:buSzPct", "a:buFont", "a:buNone", "a:buChar", "a:buAutoNum"):
-            for old in p_pr.findall(qn(tag)):
-                p_pr.remove(old)
-        insert_at = len([c for c in p_pr if c.tag in (qn("a:lnSpc"), qn("a:spcBef"),
-                                                       qn("a:spcAft"))])
-        if not placed.marker:
-            p_pr.insert(insert_at, etree.Element(qn("a:buNone")))
-            return
-        colour = etree.Element(qn("a:buClr"))
-        etree.SubElement(colour, qn("a:srgbClr"), val=self.theme.color("accent"))
-        font = etree.Element(qn("a:buFont"), typeface=self.theme.fonts["body"].latin)
-        if placed.marker[:-1].isdigit() and placed.marker.endswith("."):
-            bullet = etree.Element(qn("a:buAutoNum"), type="arabicPeriod",
-                                   startAt=placed.marker[:-1])
-        else:
-            bullet = etree.Element(qn("a:buChar"), char=placed.marker)
-        for offset, element in enumerate((colour, font, bullet)):
-            p_pr.insert(insert_at + offset, element)
+    def paragraph_properties(self, placed: PlacedParagraph, existing: str) -> str:
+        key = (placed.align, placed.margin_left, placed.hanging, placed.line_spacing,
+               placed.space_before, placed.marker, existing)
+        known = self.paragraph_styles.get(key)
+        if known is not None:
+            return known
+        # "" keeps a template placeholder's (or a new autoshape's centred) alignment
+        align = ALIGN.get(placed.align, "l") if placed.align else (
+            "ctr" if existing else "")
+        aligned = f' algn="{align}"' if align else ""
+        attributes = (f'{aligned} hangingPunct="0" marL="{placed.margin_left}" '
+                      f'indent="{-placed.hanging}"')
+        spacing = ""
+        if placed.line_spacing:
+            spacing = f'<a:lnSpc><a:spcPts val="{_points(placed.line_spacing)}"/></a:lnSpc>'
+        spacing += f'<a:spcBef><a:spcPts val="{_points(placed.space_before)}"/></a:spcBef>'
+        known = self.paragraph_styles[key] = (
+            f"<a:pPr{attributes}>{spacing}{self.bullet(placed.marker)}</a:pPr>")
+        return known
 
-    def run(self, paragraph: Any, span: Span, text: str, placed: PlacedParagraph) -> None:
+    def bullet(self, marker: str) -> str:
+        if not marker:
+            return "<a:buNone/>"
+        colour = f'<a:buClr><a:srgbClr val="{_attr(self.theme.color("accent"))}"/></a:buClr>'
+        font = f'<a:buFont typeface="{_attr(self.theme.fonts["body"].latin)}"/>'
+        if marker[:-1].isdigit() and marker.endswith("."):
+            return f'{colour}{font}<a:buAutoNum type="arabicPeriod" startAt="{marker[:-1]}"/>'
+        return f'{colour}{font}<a:buChar char="{_attr(marker)}"/>'
+
+    def run(self, span: Span, text: str, placed: PlacedParagraph, links: _Links) -> str:
         """A run with size, weight, colour, both typefaces and language."""
         theme = self.theme
-        run = paragraph.add_run()
-        run.text = text
-        r_pr = run._r.get_or_add_rPr()
         role = placed.role
         bold = placed.bold or span.bold
         colour = placed.color
@@ -545,49 +865,49 @@ class _Painter:
                 role = "code"
             colour = theme.inline_code_color.lstrip("#").upper()
             bold = bold or theme.inline_code_bold
+        link = links(span.link) if span.link else ""
         if span.link:
             colour = theme.color("link")
-        face = theme.fonts[role]
-        r_pr.set("lang", theme.lang)
-        r_pr.set("altLang", "en-US")
-        r_pr.set("sz", str(round(placed.size * 100)))
-        r_pr.set("b", "1" if bold else "0")
-        r_pr.set("i", "1" if (placed.italic or span.italic) else "0")
-        if span.strike:
-            r_pr.set("strike", "sngStrike")
-        if span.link:
-            r_pr.set("u", "sng")
-        if colour:  # "" keeps a template placeholder's colour
-            fill = etree.SubElement(r_pr, qn("a:solidFill"))
-            etree.SubElement(fill, qn("a:srgbClr"), val=colour)
-        etree.SubElement(r_pr, qn("a:latin"), typeface=face.latin)
-        etree.SubElement(r_pr, qn("a:ea"), typeface=face.east_asian)
-        etree.SubElement(r_pr, qn("a:cs"), typeface=face.latin)
-        if span.link:
-            run.hyperlink.address = span.link
+        key = (role, round(placed.size * 100), bold, placed.italic or span.italic,
+               span.strike, colour, link)
+        properties = self.run_styles.get(key)
+        if properties is None:
+            properties = self.run_styles[key] = self.run_properties(*key)
+        return f"<a:r>{properties}<a:t>{_text(text)}</a:t></a:r>"
 
-    # --- notes ---------------------------------------------------------------------------
+    def run_properties(self, role: str, size: int, bold: bool, italic: bool, strike: bool,
+                       colour: str, link: str) -> str:
+        face = self.theme.fonts[role]
+        struck = ' strike="sngStrike"' if strike else ""
+        underlined = ' u="sng"' if link else ""
+        attributes = (f'lang="{self.lang}" altLang="en-US" sz="{size}" b="{int(bold)}" '
+                      f'i="{int(italic)}"{struck}{underlined}')
+        fill = _solid_fill(colour) if colour else ""  # "" keeps a placeholder's colour
+        click = f'<a:hlinkClick r:id="{link}"/>' if link else ""
+        return (f'<a:rPr {attributes}>{fill}<a:latin typeface="{_attr(face.latin)}"/>'
+                f'<a:ea typeface="{_attr(face.east_asian)}"/>'
+                f'<a:cs typeface="{_attr(face.latin)}"/>{click}</a:rPr>')
 
-    def notes(self, slide: Any, notes: Notes) -> None:
-        if not notes:
-            return
-        frame = slide.notes_slide.notes_text_frame
-        lines = list(notes_lines(notes.blocks))
-        for index, (level, prefix, spans, role) in enumerate(lines):
-            paragraph = frame.paragraphs[0] if index == 0 else frame.add_paragraph()
-            paragraph.level = min(level, 8)
-            size = 12.0
-            placed = PlacedParagraph(spans, size, self.theme.color("text"), role)
+    def notes(self, notes: Notes, links: _Links) -> str:
+        """Speaker-notes paragraphs: 12 pt, levels kept, links spelled out."""
+        pieces = []
+        for level, prefix, spans, role in notes_lines(notes.blocks):
+            depth = min(level, 8)
+            runs = []
+            placed = PlacedParagraph(spans, 12.0, self.theme.color("text"), role)
             if prefix:
-                self.run(paragraph, Span(prefix), prefix, placed)
+                runs.append(self.run(Span(prefix), prefix, placed, links))
             for span in spans:
-                for piece_index, piece in enumerate(span.text.split("\n")):
-                    if piece_index:
-                        paragraph.add_line_break()
+                for index, piece in enumerate(span.text.split("\n")):
+                    if index:
+                        runs.append("<a:br/>")
                     if piece:
-                        self.run(paragraph, span, piece, placed)
+                        runs.append(self.run(span, piece, placed, links))
                 if span.link and span.link != span.text:
-                    self.run(paragraph, Span(""), f" ({span.link})", placed)
+                    runs.append(self.run(Span(""), f" ({span.link})", placed, links))
+            properties = f'<a:pPr lvl="{depth}"/>' if depth else "<a:pPr/>"
+            pieces.append(f"<a:p>{properties}{''.join(runs)}</a:p>")
+        return "".join(pieces)
 
 
 NotesLine = tuple[int, str, Inline, str]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -66,8 +67,12 @@ def watch(rebuild: Callable[[], Sequence[Path]], source: Path, *,
             on_error(error)
             watched = _with_source(watched, source)
         builds += 1
-        return {path: before[path] if path in before else signature(path)
-                for path in watched}
+        states = {path: before[path] if path in before else signature(path)
+                  for path in watched}
+        # Builds pause the cycle collector (build.without_cycle_collection): free the last
+        # build's package while the watch idles, not bit by bit during the next build.
+        gc.collect()
+        return states
 
     last = run()
     while not stop.wait(interval):

@@ -800,3 +800,11 @@ def test_late_failure_of_a_theme_picture_names_its_file(tmp_path: Path) -> None:
     [warning] = diagnostics.items
     assert warning.file == logo.resolve() and not warning.line
     assert "left out" in warning.message
+
+
+def test_a_picture_that_is_a_named_pipe_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """Opening a FIFO for reading blocks until a writer comes: the build must not hang."""
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    with pytest.raises(images.Unreadable, match="not a regular file"):
+        images.inspect_file(fifo)
