@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
@@ -11,6 +11,7 @@ from deckgen.errors import Diagnostics
 from deckgen.images import PreparedImage
 from deckgen.measure import Measurer
 from deckgen.model import (
+    Block,
     Callout,
     Code,
     Deck,
@@ -46,6 +47,8 @@ CODE_WRAP_MARK = "↪ "
 #: measured: it counts as this many lines (and moves to the notes).
 MAX_MEASURED_CHARS = 6000
 TOO_MANY_LINES = 10_000
+#: The most lines the title slide's title and subtitle take; a longer one is cut with "…".
+TITLE_SLIDE_LINES = 3
 #: LibreOffice draws a line's glyph box up to this many em below its exact line pitch, so
 #: every text box keeps that much room under its last line.
 DESCENT_OVERHANG = 0.16
@@ -305,6 +308,7 @@ class DeckLayout:
         shapes: list[Shape] = []
         y = self.content.y
         if kicker:
+            kicker = self.shortened(kicker, "body", sizes.kicker, width, True, 1)
             kicker_h = self.text_height([((Span(kicker),), 0, sizes.kicker, "body", True)],
                                         width, (0, 0, 0, 0))
             shapes.append(TextShape("Kicker", Box(self.content.x, y, width, kicker_h),
@@ -340,15 +344,28 @@ class DeckLayout:
                 return title, size, 1
             size -= 1
         size = sizes.title_min
-        if self.lines(spans, "heading", size, width, bold=True) <= 2:
-            return title, size, 2
-        words = title.split()
-        while len(words) > 1:
-            words.pop()
-            shorter = " ".join(words) + " …"
-            if self.lines((Span(shorter),), "heading", size, width, bold=True) <= 2:
-                return shorter, size, 2
-        return title[: max(1, len(title) // 3)] + "…", size, 2
+        return self.shortened(title, "heading", size, width, True, 2), size, 2
+
+    def shortened(self, text: str, role: str, size: float, width: int, bold: bool,
+                  max_lines: int) -> str:
+        """Text as it fits in `max_lines` lines `width` wide: whole, else cut after the most
+        words that fit with " …", else (one long word) after the most characters with "…".
+        The cut is found by bisection, so that a heading of a million words is measured
+        some twenty times, not a million."""
+
+        def fits(candidate: str) -> bool:
+            return self.lines((Span(candidate),), role, size, width, bold) <= max_lines
+
+        if fits(text):
+            return text
+        words = text.split()
+        kept = _most_that_fit(len(words) - 1, lambda count: fits(" ".join(words[:count])
+                                                                   + " …"))
+        if kept:
+            return " ".join(words[:kept]) + " …"
+        first = words[0] if words else text
+        kept = _most_that_fit(len(first), lambda count: fits(first[:count] + "…"))
+        return first[: max(1, kept)] + "…"
 
     def _with_footer(self, slide: PlacedSlide, number: int) -> PlacedSlide:
         theme = self.theme
@@ -361,9 +378,10 @@ class DeckLayout:
         muted = theme.color("muted")
         para = PlacedParagraph
         if theme.footer_title:
-            shapes.append(TextShape("Footer", Box(self.content.x, top,
-                                                  round(self.content.w * 0.45), box_h),
-                                    (para((Span(self.deck.meta.title),), size, muted,
+            footer_w = round(self.content.w * 0.45)
+            footer = self.shortened(self.deck.meta.title, "body", size, footer_w, False, 1)
+            shapes.append(TextShape("Footer", Box(self.content.x, top, footer_w, box_h),
+                                    (para((Span(footer),), size, muted,
                                           line_spacing=self.line_height(size)),),
                                     insets=(0, 0, 0, 0)))
         if theme.footer_number:
@@ -392,14 +410,23 @@ class DeckLayout:
         while size > sizes.title_min and self.lines(title_spans, "heading", size,
                                                     width - 2 * TEXT_INSET, True) > 2:
             size -= 2
-        blocks: list[tuple[str, Inline, float, bool, str]] = [
-            ("Title", title_spans, size, True, text_color)]
-        if slide.subtitle:
-            blocks.append(("Subtitle", (Span(slide.subtitle),), sizes.subtitle, False,
-                           text_color))
-        if slide.byline:
-            blocks.append(("Byline", (Span(slide.byline),), max(sizes.body_min, 18), False,
-                           text_color))
+        # Each text keeps to a few lines, so that all of them stay on the slide; what is
+        # cut is said in full in the notes.
+        inner = width - 2 * TEXT_INSET
+        cut: list[Block] = []
+        blocks: list[tuple[str, Inline, float, bool, str]] = []
+        for name, text, text_size, bold, most in (
+                ("Title", slide.title, size, True, TITLE_SLIDE_LINES),
+                ("Subtitle", slide.subtitle, sizes.subtitle, False, TITLE_SLIDE_LINES),
+                ("Byline", slide.byline, max(sizes.body_min, 18), False, 2)):
+            if not text and name != "Title":
+                continue
+            shown = self.shortened(text, "heading" if bold else "body", text_size, inner,
+                                   bold, most)
+            if shown != text:
+                cut.append(Paragraph((Span(text, bold=bold),), slide.line))
+            blocks.append((name, (Span(shown),), text_size, bold, text_color))
+        notes = Notes((*cut, *slide.notes.blocks)) if cut else slide.notes
         heights = [self.text_height([(spans, 0, s, "heading" if bold else "body", bold)],
                                     width, (TEXT_INSET,) * 4) for _, spans, s, bold, _ in blocks]
         gap = round(0.22 * EMU_PER_INCH)
@@ -415,7 +442,7 @@ class DeckLayout:
                 shapes.append(FillShape("Title rule", Box(x + TEXT_INSET, y - gap // 2 - 20000,
                                                           round(1.4 * EMU_PER_INCH), 40000),
                                         theme.color("accent")))
-        return self._placed(slide, shapes, notes=slide.notes)
+        return self._placed(slide, shapes, notes=notes)
 
     def section_slide(self, slide: Slide) -> PlacedSlide:
         """A divider: the section title large, in the middle."""
@@ -648,7 +675,10 @@ class DeckLayout:
         y = 0
         for index, block in enumerate(blocks):
             gap = BLOCK_GAP if fit.placed else 0
-            height = self.block_height(block, box.w, size)
+            if self.least_height(block, size) > box.h - y - gap:
+                height = box.h + 1  # surely too tall: not worth measuring every item
+            else:
+                height = self.block_height(block, box.w, size)
             if y + gap + height <= box.h:
                 fit.placed.append((block, height))
                 y += gap + height
@@ -695,6 +725,17 @@ class DeckLayout:
         return (replace(block, rows=rows[:cut]),
                 replace(block, rows=rows[cut:]) if cut < len(rows) else None)
 
+    def least_height(self, block: SlideBlock, size: float) -> int:
+        """A lower bound of block_height, counted without measuring: one line per item,
+        code line or table row (a block of a million points is not measured to learn that
+        it does not fit)."""
+        if isinstance(block, Points | Callout):
+            return math.floor(len(block.items) * self.line_height(size) * EMU_PER_PT)
+        if isinstance(block, Code):
+            return math.floor((block.text.count("\n") + 1)
+                              * self.line_height(self.theme.sizes.code_min) * EMU_PER_PT)
+        return (len(block.rows) + 1) * (self.lines_height(1, size) + 2 * TEXT_INSET)
+
     def block_height(self, block: SlideBlock, width: int, size: float) -> int:
         """The height in EMU a block takes at a size in a column `width` wide."""
         if isinstance(block, Points):
@@ -732,19 +773,24 @@ class DeckLayout:
         inner = (width - 2 * CALLOUT_PAD) / EMU_PER_PT
         out: list[str] = []
         for line in block.text.expandtabs(4).split("\n"):
+            if len(line) > MAX_MEASURED_CHARS:
+                # Far more than a slide holds (it goes to the notes): cut unmeasured at
+                # 1.6 em a character (an emoji and its gap), so never fewer lines than a
+                # measured wrap would make.
+                step = max(1, int(inner / (code_size * 1.6)))
+                out.extend(line[start:start + step] for start in range(0, len(line), step))
+                continue
             remaining = line
             first = True
             while True:
                 prefix = "" if first else CODE_WRAP_MARK
                 text = prefix + remaining
-                if self.measurer.width(text, "code", False, code_size) <= inner * 0.97 \
-                        or len(text) <= len(prefix) + 1:
+                fits = self.measurer.fitting_length(text, "code", False, code_size,
+                                                    inner * 0.97)
+                if fits == len(text) or len(text) <= len(prefix) + 1:
                     out.append(text)
                     break
-                cut = len(text)
-                while cut > len(prefix) + 1 and self.measurer.width(
-                        text[:cut], "code", False, code_size) > inner * 0.97:
-                    cut -= 1
+                cut = max(len(prefix) + 1, fits)
                 out.append(text[:cut])
                 remaining = text[cut:]
                 first = False
@@ -856,12 +902,16 @@ class DeckLayout:
         count = max(1, len(entries))
         body = Box(self.content.x, body_top, self.content.w, self.footer_top - body_top)
         axis_y = body.y + round(body.h * 0.36)
-        column_w = body.w // count
-        marker = round(0.34 * EMU_PER_INCH)
+        column_w = max(1, body.w // count)
+        # Many eras make narrow columns: the marker and the padding shrink with them, so
+        # that no box has a negative width.
+        marker = min(round(0.34 * EMU_PER_INCH), column_w * 3 // 4)
         shapes.append(LineShape("Timeline axis", body.x, axis_y, body.right, axis_y,
                                 theme.color("rule"), 4.0, arrow=True))
         label_size = min(sizes.title * 0.8, 28)
-        pad = round(theme.grid.gutter / 2)
+        pad = min(round(theme.grid.gutter / 2), column_w // 8)
+        label_room = axis_y - marker - body.y
+        crowded = False
         for index, entry in enumerate(entries):
             center = body.x + column_w * index + column_w // 2
             shapes.append(FillShape(f"Era {index + 1} marker",
@@ -869,9 +919,12 @@ class DeckLayout:
                                         marker), theme.color("accent"), "ellipse",
                                     border=theme.color("background")))
             label_spans = (Span(entry.era.label),)
-            label_w = column_w - 2 * pad
+            label_w = max(1, column_w - 2 * pad)
             label_h = self.text_height([(label_spans, 0, label_size, "heading", True)],
                                        label_w, (TEXT_INSET,) * 4)
+            if label_h > label_room:  # too narrow a column even at the minimum: keep it
+                crowded = True        # on the slide and say so below
+                label_h = max(1, label_room)
             shapes.append(TextShape(f"Era {index + 1} label",
                                     Box(center - label_w // 2,
                                         axis_y - marker - label_h, label_w, label_h),
@@ -893,6 +946,10 @@ class DeckLayout:
                                                          align="center",
                                                          line_spacing=self.line_height(size)),
                                          )))
+        if crowded:
+            self.diagnostics.warn(f"timeline '{slide.title}': {len(entries)} eras are too "
+                                  "many to label legibly on one slide; group them under "
+                                  "fewer headings", self.deck.source, slide.line)
         return self._placed(slide, shapes)
 
     def fit_caption(self, spans: Inline, width: int, room: int) -> tuple[Inline, float]:
@@ -912,22 +969,33 @@ class DeckLayout:
             size -= 1
         size = sizes.body_min
         words = plain_text(spans).split()
-        while words:
-            candidate = (Span(" ".join(words) + " …"),)
-            if fits(candidate, size):
-                return candidate, size
-            words.pop()
-        return (), size
+        kept = _most_that_fit(len(words), lambda count: fits(
+            (Span(" ".join(words[:count]) + " …"),), size))
+        return ((Span(" ".join(words[:kept]) + " …"),) if kept else ()), size
+
+
+def _most_that_fit(most: int, fits: Callable[[int], bool]) -> int:
+    """The largest count from 1 to `most` that fits (0 if none does), by bisection: a
+    longer prefix of a text never takes fewer lines."""
+    low, high = 0, most
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _block_preview(block: SlideBlock) -> str:
     if isinstance(block, Points | Callout):
-        text = plain_text(block.items[0].spans)
+        text = plain_text(block.items[0].spans) if block.items else ""
     elif isinstance(block, Code):
         text = block.text.split("\n", 1)[0]
     else:
         text = " | ".join(plain_text(cell) for cell in (block.rows[0] if block.rows
                                                         else block.header))
+    text = " ".join(text.split())  # a code line's breaks would break the warning's line
     return text if len(text) <= 40 else text[:39] + "…"
 
 

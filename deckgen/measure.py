@@ -205,6 +205,22 @@ class Measurer:
         """The width of text on one line in points, with Asian/Latin autospacing."""
         return line_em(self, [(char, role, bold) for char in text]) * size
 
+    def fitting_length(self, text: str, role: str, bold: bool, size: float,
+                       width: float) -> int:
+        """How many leading characters of text fit on one line `width` points wide, as
+        `width()` measures them, in one pass (not one measure per candidate length)."""
+        total = 0.0
+        previous = ""
+        for index, char in enumerate(text):
+            total += self.em(char, role, bold)
+            kind = _kind(char)
+            if _autospaced(previous, kind):
+                total += ASIAN_LATIN_GAP_EM
+            previous = kind
+            if total * size > width:
+                return index
+        return len(text)
+
     def line_count(self, spans: Sequence[Span], role: str, size: float, width: float,
                    code_role: str | None = None, bold: bool = False) -> int:
         """How many lines spans take in a box `width` points wide, taking the larger count of
@@ -241,8 +257,12 @@ def styled_chars(spans: Sequence[Span], role: str, code_role: str | None,
 def _em_of(font: FontFile | None, char: str, estimate: float) -> float:
     if font is None:
         return estimate
-    loaded = _load(font.path, font.index)
-    return float(loaded.getlength(char)) / 1000.0 if _has_glyph(font, char) else estimate
+    try:
+        if not _has_glyph(font, char):
+            return estimate
+        return float(_load(font.path, font.index).getlength(char)) / 1000.0
+    except (OSError, ValueError, RuntimeError):  # raqm refuses some, e.g. U+2029
+        return estimate
 
 
 @functools.cache
@@ -261,7 +281,7 @@ def _glyph_signature(font: FontFile, char: str) -> tuple[float, bytes]:
     small = _load(font.path, font.index, 24)
     try:
         return float(small.getlength(char)), bytes(small.getmask(char))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RuntimeError):
         return 0.0, b""
 
 

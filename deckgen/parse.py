@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -10,6 +11,9 @@ from typing import Any
 
 import yaml
 from markdown_it import MarkdownIt
+from markdown_it.parser_block import ParserBlock
+from markdown_it.rules_block import StateBlock
+from markdown_it.token import Token
 from markdown_it.tree import SyntaxTreeNode
 from mdit_py_plugins.container import container_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
@@ -45,11 +49,39 @@ WRAPPER_TAGS = {
 NOTES_COMMENT = re.compile(r"^\s*<!--\s*notes?\s*:(?P<body>.*?)-->\s*$", re.S | re.I)
 NOTE_PARAGRAPH = re.compile(r"^\s*notes?\s*:\s*", re.I)
 PIXELS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(px)?\s*$", re.I)
+#: Characters a deck cannot hold (XML 1.0 refuses them) or that are invisible garbage in
+#: text: C0 controls but tab and newline, DEL, C1 controls, U+FFFE and U+FFFF; a terminal's
+#: colour code pasted with its output ("\x1b[31m") goes whole.
+CONTROL_CHARS = re.compile("\x1b\\[[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
+#: Control characters that separate words, replaced by a space rather than removed.
+SPACING_CONTROLS = "\x0b\x0c\r\x1c\x1d\x1e\x1f\x85"
+#: How deep lists (two levels each: list and item), quotes and notes containers may nest:
+#: more than CommonMark's 20 (ten nested lists), few enough that Python's recursion limit
+#: is far, even for a notes comment nested inside, which starts counting again.
+MAX_NESTING = 50
+#: Where in markdown-it's env the lines dropped for nesting too deep are listed.
+TOO_DEEP_KEY = "deckgen_too_deep"
+
+
+class _DepthReportingBlockParser(ParserBlock):
+    """markdown-it's block parser, which silently drops what is nested deeper than
+    `maxNesting` (lists and quotes): this one lists the first such line of each place in
+    env[TOO_DEEP_KEY], so that the loss is reported."""
+
+    def tokenize(self, state: StateBlock, startLine: int, endLine: int) -> None:
+        if state.level >= state.md.options.maxNesting:
+            line = state.skipEmptyLines(startLine)
+            if line < endLine and state.sCount[line] >= state.blkIndent:
+                state.env.setdefault(TOO_DEEP_KEY, []).append(line)
+        super().tokenize(state, startLine, endLine)
 
 
 def markdown_parser() -> MarkdownIt:
     """The markdown-it parser deckgen reads notes with."""
-    md = MarkdownIt("commonmark", {"html": True})
+    md = MarkdownIt("commonmark", {"html": True, "maxNesting": MAX_NESTING})
+    block = _DepthReportingBlockParser()
+    block.ruler = md.block.ruler
+    md.block = block
     md.enable(["table", "strikethrough"])
     md.use(front_matter_plugin)
     md.use(container_plugin, name="notes")
@@ -68,25 +100,93 @@ def read_source(path: Path) -> str:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise DeckgenError(f"cannot be read: {exc.strerror}", path) from exc
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DeckgenError(f"cannot be read ({exc.strerror}); check its permissions", path) \
+            from exc
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        raise DeckgenError("is UTF-32; save it as UTF-8 and build again", path)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_like_utf16(data):
         raise DeckgenError("is UTF-16; save it as UTF-8 and build again", path)
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
-        text = data.decode("utf-8-sig")
+        text = data[bom:].decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        bad = bom + exc.start
+        line = data.count(b"\n", 0, bad) + 1
+        line_start = max(bom, data.rfind(b"\n", 0, bad) + 1)
+        column = len(data[line_start:bad].decode("utf-8")) + 1  # valid up to the bad byte
         raise DeckgenError(
-            f"is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-            "save it as UTF-8 and build again", path, line) from exc
+            f"is not valid UTF-8 (byte 0x{data[bad]:02x} at column {column}, file offset "
+            f"{bad}); it may be in another encoding such as CP949 (EUC-KR) or Latin-1: save "
+            "it as UTF-8 and build again", path, line) from exc
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
-        raise DeckgenError("holds a NUL byte; is it really a Markdown file?", path, line)
+        raise DeckgenError("holds a NUL byte (is it really a Markdown file?); remove it and "
+                           "build again", path, line)
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _looks_like_utf16(data: bytes) -> bool:
+    """Whether bytes are UTF-16 without a byte-order mark: mostly Latin text, so a NUL in
+    every other byte."""
+    sample = data[:4096]
+    pairs = len(sample) // 2
+    return pairs >= 2 and max(sample[0::2].count(0), sample[1::2].count(0)) > pairs * 0.6
+
+
+def without_controls(text: str) -> str:
+    """Text without the control characters a deck cannot hold (spacing ones become a space)."""
+    return CONTROL_CHARS.sub(lambda match: " " if match[0] in SPACING_CONTROLS else "", text)
+
+
+def _clean_controls(path: Path, text: str, diagnostics: Diagnostics) -> str:
+    """The source without control characters, with one warning naming the first one's line."""
+    first = CONTROL_CHARS.search(text)
+    if first is None:
+        return text
+    count = len(CONTROL_CHARS.findall(text))
+    others = f" and {count - 1} more" if count > 1 else ""
+    diagnostics.warn(f"control character U+{ord(first[0][0]):04X}{others} removed (a deck cannot "
+                     "show them); delete them from the note", path,
+                     text.count("\n", 0, first.start()) + 1)
+    return without_controls(text)
+
+
+def parse_tokens(text: str) -> tuple[list[Token], list[int]]:
+    """markdown-it's tokens for Markdown text, with the control characters that character
+    references (`&#12;`) decode to removed from every token's text and attributes; and the
+    0-based lines where text nested too deep was dropped."""
+    env: dict[str, list[int]] = {}
+    tokens = markdown_parser().parse(text, env)
+    pending = list(tokens)
+    while pending:
+        token = pending.pop()
+        if CONTROL_CHARS.search(token.content):
+            token.content = without_controls(token.content)
+        if CONTROL_CHARS.search(token.info):
+            token.info = without_controls(token.info)
+        for name, value in token.attrs.items():
+            if isinstance(value, str) and CONTROL_CHARS.search(value):
+                token.attrs[name] = without_controls(value)
+        pending.extend(token.children or ())
+    return tokens, env.get(TOO_DEEP_KEY, [])
+
+
+def _warn_too_deep(lines: list[int], path: Path, offset: int,
+                   diagnostics: Diagnostics) -> None:
+    """One warning, at the first place where markdown-it dropped text nested too deep."""
+    if lines:
+        places = f" (and {len(lines) - 1} more place(s))" if len(lines) > 1 else ""
+        diagnostics.warn(f"lists and quotes nested too deeply: text from here{places} is "
+                         "dropped, and in a list what follows it too; nest less deeply",
+                         path, min(lines) + 1 + offset)
 
 
 def parse_document(path: Path, text: str, diagnostics: Diagnostics) -> Document:
     """Parse Markdown text into a Document of blocks, reporting problems with file:line."""
-    tree = SyntaxTreeNode(markdown_parser().parse(text))
+    text = _clean_controls(path, text, diagnostics)
+    tokens, too_deep = parse_tokens(text)
+    _warn_too_deep(too_deep, path, 0, diagnostics)
+    tree = SyntaxTreeNode(tokens)
     reader = _BlockReader(path, diagnostics)
     front_matter: dict[str, object] = {}
     blocks: list[Block] = []
@@ -98,20 +198,47 @@ def parse_document(path: Path, text: str, diagnostics: Diagnostics) -> Document:
     return Document(path, front_matter, tuple(_explicit_note_paragraphs(blocks)))
 
 
+def front_matter_line(text: str, key: str) -> int:
+    """The line of a top-level key of the front matter, for messages (1 if not found)."""
+    lines = text.split("\n")
+    if lines[0].rstrip() != "---":
+        return 1
+    for number, line in enumerate(lines[1:], start=2):
+        if line.rstrip() in ("---", "..."):
+            break
+        if re.match(rf"{re.escape(key)}\s*:", line):
+            return number
+    return 1
+
+
 def _front_matter(node: SyntaxTreeNode, path: Path) -> dict[str, object]:
     try:
         data = yaml.safe_load(node.content)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
-        raise DeckgenError(f"front matter is not valid YAML: {getattr(exc, 'problem', exc)}",
-                           path, line) from exc
+        raise DeckgenError(f"front matter is not valid YAML ({getattr(exc, 'problem', exc)}); "
+                           "fix it between the --- lines: quote a value that holds ': ' or "
+                           "starts with [, {, *, & or !", path, line) from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise DeckgenError("front matter must be a mapping of keys (title: ..., author: ...)",
                            path, 1)
-    return {str(key): value for key, value in data.items()}
+    return {without_controls(str(key)): _yaml_without_controls(value)
+            for key, value in data.items()}
+
+
+def _yaml_without_controls(value: object) -> object:
+    """A front-matter value with control characters (YAML's "\\e", "\\x01") removed from its
+    strings."""
+    if isinstance(value, str):
+        return without_controls(value)
+    if isinstance(value, list):
+        return [_yaml_without_controls(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _yaml_without_controls(item) for key, item in value.items()}
+    return value
 
 
 def _explicit_note_paragraphs(blocks: list[Block]) -> Iterator[Block]:
@@ -210,7 +337,9 @@ class _BlockReader:
                 offset = line - 1 + stripped[: match.start("body")].count("\n") \
                     + leading.count("\n")
                 inner = _BlockReader(self.path, self.diagnostics, offset)
-                tree = SyntaxTreeNode(markdown_parser().parse(body.strip()))
+                tokens, too_deep = parse_tokens(body.strip())
+                _warn_too_deep(too_deep, self.path, offset, self.diagnostics)
+                tree = SyntaxTreeNode(tokens)
                 return [NotesBlock(tuple(b for child in tree.children
                                          for b in inner.blocks(child)), line)]
             return []
@@ -233,6 +362,7 @@ class _BlockReader:
         return builder.result()
 
     def _image_from_attrs(self, attrs: dict[str, str], line: int) -> Image | None:
+        attrs = {name: without_controls(value) for name, value in attrs.items()}
         src = attrs.get("src", "").strip()
         if not src:
             self.diagnostics.warn("<img> without src dropped; give it a src=\"path\"",

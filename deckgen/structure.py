@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Iterable, Iterator
@@ -108,12 +109,23 @@ class _Section:
     def line(self) -> int:
         return self.heading.line if self.heading else 1
 
-    @property
+    @functools.cached_property
     def era(self) -> Era | None:
+        """The era the heading names (matched once: every sibling's slide asks for it)."""
         return era_of(self.title) if self.heading else None
 
     def era_children(self) -> list[_Section]:
+        """The sub-sections that are eras (asked only once the tree is complete)."""
+        return self._era_children
+
+    @functools.cached_property
+    def _era_children(self) -> list[_Section]:
         return [child for child in self.children if child.era is not None]
+
+    @functools.cached_property
+    def timeline(self) -> tuple[TimelineEntry, ...]:
+        """The era sub-sections as timeline entries, built once for all of them."""
+        return _timeline_entries(self.era_children())
 
 
 def build_deck(document: Document, diagnostics: Diagnostics) -> Deck:
@@ -189,7 +201,7 @@ def _section_slides(section: _Section, diagnostics: Diagnostics) -> list[Slide]:
         kicker = parent.title if parent is not None and parent.heading else ""
         slide = _content_slides(section, section.title, diagnostics, kind=SlideKind.ERA,
                                 kicker=kicker)
-        timeline = _timeline_entries(siblings) if len(siblings) >= 2 else ()
+        timeline = parent.timeline if parent is not None and len(siblings) >= 2 else ()
         return [replace(s, era=era, timeline=timeline) for s in slide]
     if len(section.era_children()) >= 2:
         return [_timeline_slide(section)]
@@ -252,7 +264,9 @@ def slide_body(blocks: Iterable[Block]) -> tuple[list[SlideBlock], list[Image], 
             images.extend(_images_in(block))
         elif isinstance(block, Quote):
             flush()
-            body.append(Callout(tuple(_quote_points(block)), block.line))
+            callout = tuple(_quote_points(block))
+            if callout:  # a quote of only a table or pictures shows no empty box
+                body.append(Callout(callout, block.line))
             images.extend(_images_in(block))
         elif isinstance(block, Code | Table):
             flush()
@@ -281,8 +295,9 @@ def points_from_list(block: ListBlock, level: int) -> list[Point]:
         marker = f"{number}." if block.ordered else ("•" if level % 2 == 0 else "–")
         first = True
         for child in item.blocks:
-            if isinstance(child, Paragraph):
-                points.append(Point(child.spans, child.line, level, marker if first else ""))
+            if isinstance(child, Paragraph | Heading):  # "- # Title" is a bold item
+                spans = _bold(child.spans) if isinstance(child, Heading) else child.spans
+                points.append(Point(spans, child.line, level, marker if first else ""))
                 first = False
             elif isinstance(child, ListBlock):
                 points.extend(points_from_list(child, level + 1))
@@ -305,6 +320,8 @@ def _quote_points(quote: Quote, level: int = 0) -> list[Point]:
             points.extend(_quote_points(block, level))
         elif isinstance(block, Code):
             points.append(Point((Span(block.text, code=True),), block.line, level, ""))
+        elif isinstance(block, Heading):  # "> # Title" is a bold line of the callout
+            points.append(Point(_bold(block.spans), block.line, level, ""))
     return points
 
 
@@ -353,7 +370,8 @@ def split_sentences(spans: Inline) -> list[Inline]:
             mark_span = line[chars[end_mark][1]]
             gap_span = line[chars[match.start()][1]]
             if mark_span.code or (gap_span.link and gap_span.link == mark_span.link) \
-                    or gap_span.code or _ends_with_abbreviation(text[start:match.start()]):
+                    or gap_span.code \
+                    or _ends_with_abbreviation(_last_word(text, start, match.start())):
                 continue
             result.append(_spans_of(line, chars[start:match.start()]))
             start = match.end()
@@ -368,11 +386,23 @@ def _spans_of(line: Inline, chars: list[tuple[str, int]]) -> Inline:
                   for index, group in itertools.groupby(chars, key=lambda pair: pair[1])])
 
 
-def _ends_with_abbreviation(text: str) -> bool:
-    words = text.split()
-    if not words:
+def _last_word(text: str, start: int, end: int) -> str:
+    """The last word of text[start:end], found from the end (slicing from `start` each time
+    made a paragraph of many abbreviations quadratic)."""
+    stop = end
+    while stop > start and text[stop - 1].isspace():
+        stop -= 1
+    begin = stop
+    while begin > start and not text[begin - 1].isspace():
+        begin -= 1
+    return text[begin:stop]
+
+
+def _ends_with_abbreviation(word: str) -> bool:
+    """Whether a sentence's last word is an abbreviation (or there is no word at all)."""
+    if not word:
         return True
-    last = words[-1].lower()
+    last = word.lower()
     return last in ABBREVIATIONS or bool(re.fullmatch(r"(?:[a-z]\.)+|\d+\.", last))
 
 
@@ -416,7 +446,7 @@ def _timeline_entries(eras: list[_Section]) -> tuple[TimelineEntry, ...]:
 
 def _timeline_slide(section: _Section) -> Slide:
     """The overview of a section whose sub-sections are eras, in chronological order."""
-    entries = _timeline_entries(section.era_children())
+    entries = section.timeline
     notes: list[Block] = list(notes_from_blocks(section.blocks))
     items = tuple(
         _list_item(Paragraph((Span(entry.era.label + ": ", bold=True), *entry.caption),
