@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 from pptx import Presentation
 from pptx.presentation import Presentation as PresentationType
 from pptx.slide import Slide
@@ -27,6 +27,16 @@ class CliResult:
     code: int
     stdout: str
     stderr: str
+
+
+def draw_picture(path: Path, size: tuple[int, int], colour: str) -> None:
+    """A flat test picture with a white frame and diagonal, so its orientation shows."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    picture = Image.new("RGB", size, colour)
+    pen = ImageDraw.Draw(picture)
+    pen.rectangle([10, 10, size[0] - 10, size[1] - 10], outline="white", width=8)
+    pen.line([0, 0, size[0], size[1]], fill="white", width=6)
+    picture.save(path)
 
 
 def run_main(*argv: str | Path) -> CliResult:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import run_main
-from PIL import Image, ImageDraw
+from conftest import draw_picture, run_main
 from pptx import Presentation
 from rendercheck import SOFFICE_MISSING_REASON, misplaced_words, render_pdf, soffice_available
 
@@ -70,21 +69,13 @@ title: 레이아웃 스트레스
 """
 
 
-def draw(path: Path, size: tuple[int, int], colour: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    picture = Image.new("RGB", size, colour)
-    pen = ImageDraw.Draw(picture)
-    pen.rectangle([8, 8, size[0] - 8, size[1] - 8], outline="white", width=8)
-    picture.save(path)
-
-
 @pytest.fixture(scope="module")
 def stress_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("layout-stress")
-    draw(folder / "img" / "wide.png", (2400, 800), "#2563EB")
-    draw(folder / "img" / "tall.png", (600, 1200), "#0F766E")
-    draw(folder / "img" / "square.png", (900, 900), "#C2410C")
-    draw(folder / "img" / "photo.jpg", (1500, 1000), "#475569")
+    draw_picture(folder / "img" / "wide.png", (2400, 800), "#2563EB")
+    draw_picture(folder / "img" / "tall.png", (600, 1200), "#0F766E")
+    draw_picture(folder / "img" / "square.png", (900, 900), "#C2410C")
+    draw_picture(folder / "img" / "photo.jpg", (1500, 1000), "#475569")
     source = folder / "stress.md"
     source.write_text(stress_note(), encoding="utf-8")
     return source

@@ -7,8 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import run_main
-from PIL import Image, ImageDraw
+from conftest import draw_picture, run_main
 from pptx import Presentation
 from rendercheck import (
     SOFFICE_MISSING_REASON,
@@ -84,21 +83,12 @@ def main():
 """
 
 
-def draw(path: Path, size: tuple[int, int], colour: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    picture = Image.new("RGB", size, colour)
-    pen = ImageDraw.Draw(picture)
-    pen.rectangle([10, 10, size[0] - 10, size[1] - 10], outline="white", width=8)
-    pen.line([0, 0, size[0], size[1]], fill="white", width=6)
-    picture.save(path)
-
-
 @pytest.fixture(scope="module")
 def stress_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("stress")
-    draw(folder / "img" / "wide.png", (1600, 400), "#2563EB")
-    draw(folder / "img" / "tall.png", (400, 1200), "#0F766E")
-    draw(folder / "img" / "square.jpg", (800, 800), "#B45309")
+    draw_picture(folder / "img" / "wide.png", (1600, 400), "#2563EB")
+    draw_picture(folder / "img" / "tall.png", (400, 1200), "#0F766E")
+    draw_picture(folder / "img" / "square.jpg", (800, 800), "#B45309")
     source = folder / "stress.md"
     source.write_text(stress_markdown(), encoding="utf-8")
     return source
