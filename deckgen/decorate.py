@@ -8,7 +8,6 @@ from pathlib import Path
 from deckgen.errors import Diagnostics
 from deckgen.images import PreparedImage, prepare_image
 from deckgen.layout import (
-    Box,
     FillShape,
     PictureShape,
     PlacedParagraph,
@@ -17,7 +16,7 @@ from deckgen.layout import (
     TableShape,
     TextShape,
 )
-from deckgen.model import DeckMeta, Image, SlideKind, Span
+from deckgen.model import Box, DeckMeta, Image, SlideKind, Span
 from deckgen.theme import Theme
 
 EMU_PER_INCH = 914400

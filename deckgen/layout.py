@@ -12,6 +12,7 @@ from deckgen.images import PreparedImage
 from deckgen.measure import Measurer
 from deckgen.model import (
     Block,
+    Box,
     Callout,
     Code,
     Deck,
@@ -59,24 +60,6 @@ class Overflow(Enum):
 
     NOTES = "notes"
     CONTINUE = "continue"
-
-
-@dataclass(frozen=True)
-class Box:
-    """A rectangle in EMU."""
-
-    x: int
-    y: int
-    w: int
-    h: int
-
-    @property
-    def bottom(self) -> int:
-        return self.y + self.h
-
-    @property
-    def right(self) -> int:
-        return self.x + self.w
 
 
 @dataclass(frozen=True)

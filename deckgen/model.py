@@ -8,6 +8,24 @@ from pathlib import Path
 
 
 @dataclass(frozen=True)
+class Box:
+    """A rectangle in EMU."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @property
+    def bottom(self) -> int:
+        return self.y + self.h
+
+    @property
+    def right(self) -> int:
+        return self.x + self.w
+
+
+@dataclass(frozen=True)
 class Span:
     """A run of inline text with one formatting; `text` may hold "\\n" for a hard break."""
 

@@ -39,6 +39,7 @@ from deckgen.layout import (
 )
 from deckgen.model import (
     Block,
+    Box,
     Code,
     DeckMeta,
     Heading,
@@ -52,7 +53,7 @@ from deckgen.model import (
     Span,
     Table,
 )
-from deckgen.template import Rect, fit_scale
+from deckgen.template import fit_scale
 from deckgen.theme import Theme
 
 TITLE_ONLY_LAYOUT = 5
@@ -628,7 +629,7 @@ class _SlideXml:
             frame = _xfrm(first.x, first.y, first.w, inner_height + 2 * TEXT_INSET)
             scale = 1.0
         else:
-            scale = fit_scale(inner_width, inner_height, Rect(*(int(v or 0) for v in box)),
+            scale = fit_scale(inner_width, inner_height, Box(*(int(v or 0) for v in box)),
                               TEXT_INSET)
         paragraphs = []
         for index, shape in enumerate(shapes):

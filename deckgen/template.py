@@ -12,6 +12,7 @@ from pathlib import Path
 from lxml import etree
 
 from deckgen.errors import DeckgenError, Diagnostics
+from deckgen.model import Box
 
 EMU_PER_INCH = 914400
 NS = {
@@ -68,31 +69,13 @@ SCHEME_SLOTS = ("dk1", "lt1", "dk2", "lt2", "accent1", "accent2", "accent3", "ac
 
 
 @dataclass(frozen=True)
-class Rect:
-    """A rectangle in EMU."""
-
-    x: int
-    y: int
-    w: int
-    h: int
-
-    @property
-    def right(self) -> int:
-        return self.x + self.w
-
-    @property
-    def bottom(self) -> int:
-        return self.y + self.h
-
-
-@dataclass(frozen=True)
 class Placeholder:
     """A placeholder of a layout: its type (`title`, `body`, `obj`, `dt`, ...), index and
     box (its own, or the one it inherits from the master)."""
 
     kind: str
     idx: int
-    box: Rect
+    box: Box
 
 
 @dataclass(frozen=True)
@@ -272,7 +255,7 @@ def _base_kind(kind: str) -> str:
     return "body"
 
 
-def _placeholders(part: etree._Element, inherited: dict[str, Rect]) -> list[Placeholder]:
+def _placeholders(part: etree._Element, inherited: dict[str, Box]) -> list[Placeholder]:
     out = []
     for shape in part.iterfind("p:cSld/p:spTree/p:sp", NS):
         ph = shape.find("p:nvSpPr/p:nvPr/p:ph", NS)
@@ -283,7 +266,7 @@ def _placeholders(part: etree._Element, inherited: dict[str, Rect]) -> list[Plac
         offset, extent = shape.find("p:spPr/a:xfrm/a:off", NS), shape.find(
             "p:spPr/a:xfrm/a:ext", NS)
         if offset is not None and extent is not None:
-            box = Rect(int(offset.get("x", "0")), int(offset.get("y", "0")),
+            box = Box(int(offset.get("x", "0")), int(offset.get("y", "0")),
                        int(extent.get("cx", "0")), int(extent.get("cy", "0")))
         elif _base_kind(kind) in inherited:
             box = inherited[_base_kind(kind)]
@@ -474,11 +457,11 @@ def template_grid(template: Template, footer_shown: bool, footer_room: int,
     body = layout.body.box if layout.body is not None else None
     width, height = template.slide_width, template.slide_height
     if title is None:
-        title = Rect(round(width * 0.06), round(height * 0.05), round(width * 0.88),
+        title = Box(round(width * 0.06), round(height * 0.05), round(width * 0.88),
                      round(height * 0.15))
     if body is None:
         top = title.bottom + TITLE_TO_BODY
-        body = Rect(title.x, top, title.w, max(height - top - round(height * 0.1), 1))
+        body = Box(title.x, top, title.w, max(height - top - round(height * 0.1), 1))
     left = max(title.x, body.x, 0)
     right = min(title.right, body.right, width)
     title_height = min(title.h, body.y - TITLE_TO_BODY - title.y)
@@ -500,7 +483,7 @@ def template_grid(template: Template, footer_shown: bool, footer_room: int,
             "footer_height": footer_height}
 
 
-def fit_scale(inner_width: int, inner_height: int, target: Rect, insets: int) -> float:
+def fit_scale(inner_width: int, inner_height: int, target: Box, insets: int) -> float:
     """How much text measured for a box of `inner_width` × `inner_height` (EMU, inside its
     insets) must shrink to fit `target` with `insets` on every side: text scales with its
     size, so the same lines fit when every size is scaled by this factor."""
