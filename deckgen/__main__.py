@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
+from deckgen.cli import entry
 
-from deckgen.cli import main
-
-sys.exit(main())
+entry()

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from deckgen import __version__
 from deckgen.errors import DeckgenError, Diagnostics, Level, UsageError
@@ -220,6 +220,18 @@ def build_options(args: argparse.Namespace, source: Path, output: Path | None) -
                         resource_paths=default_resource_paths(args.resource_paths),
                         overflow=Overflow(args.overflow), image_dpi=args.image_dpi,
                         template=args.template)
+
+
+def entry() -> NoReturn:
+    """The `deckgen` command (and `python -m deckgen`): main()'s exit code. A Ctrl-C that
+    comes after the command has finished, as Python exits, ends the process quietly with
+    130 instead of a traceback (main's own handling has ended by then)."""
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # from here on, as the signal's default
+    sys.exit(code)
 
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,

@@ -585,9 +585,10 @@ def test_a_killed_build_leaves_the_previous_deck(previous_deck: tuple[Path, Path
     code, stderr = finish(process, seen)
     interrupted = deck.read_bytes()
     if "deckgen: written" in stderr:
-        # Done before the signal came, or it came as Python was exiting, after main():
-        # its handlers restored, a Ctrl-C there may show a traceback; the deck is whole.
+        # Done before the signal came, or it came as Python was exiting, after main()
+        # (cli.entry: no traceback, 130 for a Ctrl-C; SIGTERM's default ends it): whole.
         assert code in (0, EXPECTED_EXIT[kill], -kill), (code, stderr)
+        assert "Traceback" not in stderr, stderr
     else:
         assert "Traceback" not in stderr and "internal error" not in stderr, stderr
         assert code == EXPECTED_EXIT[kill], (code, stderr)
@@ -597,6 +598,31 @@ def test_a_killed_build_leaves_the_previous_deck(previous_deck: tuple[Path, Path
             assert stderr.splitlines()[-1].startswith(f"deckgen: {word}; "), stderr
     after = rebuild_cleans_up(source, deck)
     assert interrupted in (before, after)
+
+
+#: The command, with a Ctrl-C sent to itself just after main() returned (the deck written).
+INTERRUPTED_AFTER_MAIN = """\
+import os, signal
+from deckgen import cli
+finish = cli.main
+def main_then_interrupted(*args, **kwargs):
+    code = finish(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGINT)
+    return code
+cli.main = main_then_interrupted
+cli.entry()
+"""
+
+
+def test_a_ctrl_c_after_the_command_finished_shows_no_traceback(
+        previous_deck: tuple[Path, Path, bytes]) -> None:
+    source, deck, _ = previous_deck
+    process = start_build(source, deck, INTERRUPTED_AFTER_MAIN)
+    code, stderr = finish(process, [])
+    assert code == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert "deckgen: written" in stderr
+    assert deck.read_bytes() == rebuild_cleans_up(source, deck)
 
 
 @pytest.mark.parametrize("kill", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL],
