@@ -173,6 +173,14 @@ def render_pdf(pptx: Path, outdir: Path, timeout: float = 180) -> Path:
 # --- words on the rendered pages ---------------------------------------------------------
 
 
+def pdftotext_text(output: bytes) -> str:
+    """pdftotext's XHTML as text: it writes a character outside the Basic Multilingual Plane
+    (an emoji in a title or on a slide) as two UTF-8-encoded surrogates (CESU-8), which no
+    XML parser accepts; the pairs are joined back into the character."""
+    text = output.decode("utf-8", "surrogatepass")
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
 def read_pages(pdf: Path) -> list[Page]:
     """Every page of `pdf` with its size and words, from `pdftotext -bbox-layout`."""
     try:
@@ -186,7 +194,7 @@ def read_pages(pdf: Path) -> list[Page]:
         raise RenderError(
             f"pdftotext failed on {pdf}: " + exc.stderr.decode("utf-8", "replace")
         ) from exc
-    root = ET.fromstring(result.stdout)
+    root = ET.fromstring(pdftotext_text(result.stdout))
     pages: list[Page] = []
     for page in root.iter(f"{_XHTML}page"):
         words = tuple(

@@ -26,6 +26,7 @@ from rendercheck import (
     hidden_slides,
     misplaced_words,
     normalize,
+    pdftotext_text,
     read_pages,
     render_pdf,
     shape_boxes,
@@ -456,3 +457,23 @@ def test_a_word_broken_inside_a_narrow_cell_is_not_missing(tmp_path: Path) -> No
     pdf = render_pdf(deck, tmp_path)
     assert len(words_of_slide(pdf, 0)) >= 6  # both words are drawn in pieces, interleaved
     assert misplaced_words(deck, pdf) == []
+
+
+def test_characters_outside_the_bmp_are_read_from_pdftotext_surrogates() -> None:
+    # pdftotext writes U+1F914 as the UTF-8 bytes of its two surrogates (CESU-8).
+    output = "<title>Emoji \ud83e\udd14 title</title>".encode("utf-8", "surrogatepass")
+    assert b"\xed\xa0\xbe\xed\xb4\x94" in output
+    assert pdftotext_text(output) == "<title>Emoji 🤔 title</title>"
+
+
+@needs_soffice
+def test_a_deck_titled_with_an_emoji_is_read(tmp_path: Path) -> None:
+    prs = Presentation()
+    prs.core_properties.title = "Emoji 🤔 title"
+    slide = prs.slides.add_slide(prs.slide_layouts[5])
+    assert slide.shapes.title is not None
+    slide.shapes.title.text = "Emoji 🤔 title"
+    deck = tmp_path / "emoji.pptx"
+    prs.save(str(deck))
+    pages = read_pages(render_pdf(deck, tmp_path))
+    assert [word.text for word in pages[0].words] == ["Emoji", "🤔", "title"]
