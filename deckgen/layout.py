@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from deckgen.errors import Diagnostics
 from deckgen.images import PreparedImage
-from deckgen.measure import Measurer
+from deckgen.measure import MeasuredParagraph, Measurer
 from deckgen.model import (
     Block,
     Box,
@@ -197,7 +198,12 @@ class DeckLayout:
                            theme.slide_width - grid.margin_left - grid.margin_right,
                            theme.slide_height - grid.margin_top - grid.margin_bottom)
         self.footer_top = self.content.bottom - grid.footer_height
-        self._line_counts: dict[tuple[tuple[Span, ...], str, float, int, bool], int] = {}
+        self._measured: dict[tuple[int, str, bool],
+                             tuple[Inline, MeasuredParagraph | None]] = {}
+        self._marker_widths: dict[tuple[str, float], int] = {}
+        self._shortened: dict[tuple[str, str, float, int, bool, int], str] = {}
+        self._code_wraps: dict[tuple[str, float, float], tuple[str, ...]] = {}
+        self._cell_ems: dict[tuple[int, bool], tuple[Inline, float]] = {}
 
     # --- the deck ----------------------------------------------------------------------
 
@@ -227,31 +233,34 @@ class DeckLayout:
 
     # --- text helpers ------------------------------------------------------------------
 
-    def _measure_spans(self, spans: Sequence[Span]) -> list[Span]:
-        """Spans as they are measured: inline code in its theme style."""
+    def lines(self, spans: Inline, role: str, size: float, width: int,
+              bold: bool = False) -> int:
+        """How many lines spans take at a size in a width (EMU). The measurer remembers the
+        count; the paragraph it counts is found here by the identity of the spans (the same
+        tuple is asked about at every size), which spares hashing each span. The entry holds
+        the spans, so that their identity is not reused while it is kept."""
+        entry = self._measured.get((id(spans), role, bold))
+        if entry is None:
+            entry = self._measured[id(spans), role, bold] = (spans, self._paragraph(spans, role,
+                                                                                     bold))
+        paragraph = entry[1]
+        if paragraph is None:
+            return TOO_MANY_LINES
+        return paragraph.line_count(size, width / EMU_PER_PT)
+
+    def _paragraph(self, spans: Inline, role: str, bold: bool) -> MeasuredParagraph | None:
+        """Spans as the measurer counts them (inline code in its theme style), or None if
+        they are too long to measure."""
+        length = 0
+        for span in spans:
+            length += len(span.text)
+        if length > MAX_MEASURED_CHARS:
+            return None
         theme = self.theme
         if theme.inline_code_monospace:
-            return list(spans)
-        return [Span(s.text, s.bold or (s.code and theme.inline_code_bold), s.italic)
-                if s.code else s for s in spans]
-
-    def lines(self, spans: Sequence[Span], role: str, size: float, width: int,
-              bold: bool = False) -> int:
-        """How many lines spans take at a size in a width (EMU); remembered, since fitting
-        measures the same text at the same size again and again."""
-        key = (tuple(spans), role, size, width, bold)
-        known = self._line_counts.get(key)
-        if known is not None:
-            return known
-        if sum(len(span.text) for span in spans) > MAX_MEASURED_CHARS:
-            count = TOO_MANY_LINES
-        else:
-            code_role = "code" if self.theme.inline_code_monospace else None
-            count = self.measurer.line_count(self._measure_spans(spans), role, size,
-                                             width / EMU_PER_PT, code_role=code_role,
-                                             bold=bold)
-        self._line_counts[key] = count
-        return count
+            return self.measurer.paragraph(spans, role, "code", bold)
+        return self.measurer.paragraph(spans, role, None, bold,
+                                       code_bold=theme.inline_code_bold)
 
     def line_height(self, size: float) -> float:
         """The exact line pitch in points for a type size."""
@@ -261,16 +270,24 @@ class DeckLayout:
                     width: int, insets: tuple[int, int, int, int]) -> int:
         """The height in EMU of paragraphs (spans, left margin, size, role, bold) in a box of
         `width` with insets; the first paragraph has no space before."""
+        height = insets[1] + insets[3]  # of no paragraphs
+        for height_so_far in self.text_heights(paragraphs, width, insets):
+            height = height_so_far
+        return height
+
+    def text_heights(self, paragraphs: Iterable[tuple[Inline, int, float, str, bool]],
+                     width: int, insets: tuple[int, int, int, int]) -> Iterator[int]:
+        """The text_height of the first paragraph, of the first two, and so on, in one pass
+        (each paragraph is measured when its height is asked for)."""
         inner = width - insets[0] - insets[2]
         total = 0.0
-        size = 0.0
         for index, (spans, margin, size, role, bold) in enumerate(paragraphs):
             count = self.lines(spans, role, size, inner - margin, bold)
             total += count * self.line_height(size)
             if index:
                 total += size * self.theme.sizes.paragraph_spacing
-        total += DESCENT_OVERHANG * size
-        return math.ceil(total * EMU_PER_PT) + insets[1] + insets[3]
+            yield (math.ceil((total + DESCENT_OVERHANG * size) * EMU_PER_PT)
+                   + insets[1] + insets[3])
 
     def bottom_anchored_insets(self, size: float) -> tuple[int, int, int, int]:
         """Insets of a box whose text sits on its bottom edge: the room LibreOffice draws
@@ -334,8 +351,16 @@ class DeckLayout:
         """Text as it fits in `max_lines` lines `width` wide: whole, else cut after the most
         words that fit with " …", else (one long word) after the most characters with "…".
         The cut is found by bisection, so that a heading of a million words is measured
-        some twenty times, not a million."""
+        some twenty times, not a million; remembered, as every slide's footer asks again."""
+        key = (text, role, size, width, bold, max_lines)
+        known = self._shortened.get(key)
+        if known is None:
+            known = self._shortened[key] = self._shorten(text, role, size, width, bold,
+                                                         max_lines)
+        return known
 
+    def _shorten(self, text: str, role: str, size: float, width: int, bold: bool,
+                 max_lines: int) -> str:
         def fits(candidate: str) -> bool:
             return self.lines((Span(candidate),), role, size, width, bold) <= max_lines
 
@@ -358,23 +383,30 @@ class DeckLayout:
         box_h = self.lines_height(1, size)
         top = self.content.bottom - box_h
         shapes: list[Shape] = []
-        muted = theme.color("muted")
-        para = PlacedParagraph
         if theme.footer_title:
-            footer_w = round(self.content.w * 0.45)
-            footer = self.shortened(self.deck.meta.title, "body", size, footer_w, False, 1)
-            shapes.append(TextShape("Footer", Box(self.content.x, top, footer_w, box_h),
-                                    (para((Span(footer),), size, muted,
-                                          line_spacing=self.line_height(size)),),
-                                    insets=(0, 0, 0, 0)))
+            shapes.append(self._footer_title)
         if theme.footer_number:
             width = round(1.0 * EMU_PER_INCH)
             shapes.append(TextShape("Slide number", Box(self.content.right - width, top,
                                                         width, box_h),
-                                    (para((Span(str(number)),), size, muted, align="right",
-                                          line_spacing=self.line_height(size)),),
+                                    (PlacedParagraph((Span(str(number)),), size,
+                                                     theme.color("muted"), align="right",
+                                                     line_spacing=self.line_height(size)),),
                                     insets=(0, 0, 0, 0)))
         return replace(slide, shapes=(*slide.shapes, *shapes))
+
+    @functools.cached_property
+    def _footer_title(self) -> TextShape:
+        """The deck's title in the footer: the same shape on every slide."""
+        size = self.theme.sizes.footer
+        box_h = self.lines_height(1, size)
+        top = self.content.bottom - box_h
+        footer_w = round(self.content.w * 0.45)
+        footer = self.shortened(self.deck.meta.title, "body", size, footer_w, False, 1)
+        return TextShape("Footer", Box(self.content.x, top, footer_w, box_h),
+                         (PlacedParagraph((Span(footer),), size, self.theme.color("muted"),
+                                          line_spacing=self.line_height(size)),),
+                         insets=(0, 0, 0, 0))
 
     def title_slide(self, slide: Slide) -> PlacedSlide:
         """Title, subtitle and byline on a coloured band."""
@@ -679,9 +711,11 @@ class DeckLayout:
         `room`, and the rest."""
         if isinstance(block, Points | Callout):
             items = block.items
+            insets = (TEXT_INSET,) * 4 if isinstance(block, Points) else self._callout_insets()
             cut = 0
-            while cut < len(items) and self.block_height(
-                    replace(block, items=items[: cut + 1]), width, size) <= room:
+            for height in self.text_heights(self._point_specs(items, size), width, insets):
+                if height > room:
+                    break
                 cut += 1
             if cut == 0:
                 return None, block
@@ -690,9 +724,14 @@ class DeckLayout:
                     if cut < len(items) else None)
         if isinstance(block, Code):
             lines = block.text.split("\n")
+            code_size = self._code_size(size)
+            inner = self._code_inner(width)
+            shown = 0
             cut = 0
-            while cut < len(lines) and self.block_height(
-                    replace(block, text="\n".join(lines[: cut + 1])), width, size) <= room:
+            for line in lines:
+                shown += len(self._code_line(line.expandtabs(4), inner, code_size))
+                if self.lines_height(shown, code_size) + 2 * CALLOUT_PAD > room:
+                    break
                 cut += 1
             if cut == 0:
                 return None, block
@@ -745,39 +784,60 @@ class DeckLayout:
         return item.level * LEVEL_INDENT + marker
 
     def _marker_width(self, marker: str, size: float) -> int:
-        width = self.measurer.width(marker + "  ", "body", False, size)
-        return math.ceil(max(width, size * 0.9) * EMU_PER_PT)
+        known = self._marker_widths.get((marker, size))
+        if known is None:
+            width = self.measurer.width(marker + "  ", "body", False, size)
+            known = self._marker_widths[marker, size] = math.ceil(max(width, size * 0.9)
+                                                                  * EMU_PER_PT)
+        return known
 
     def _code_lines(self, block: Code, width: int, size: float) -> tuple[float, list[str]]:
         """The code's size (scaled with the body, never below code_min) and its visual lines,
         long lines wrapped with a visible marker."""
-        sizes = self.theme.sizes
-        code_size = max(sizes.code_min, min(sizes.code, size * sizes.code / sizes.body))
-        inner = (width - 2 * CALLOUT_PAD) / EMU_PER_PT
+        code_size = self._code_size(size)
+        inner = self._code_inner(width)
         out: list[str] = []
         for line in block.text.expandtabs(4).split("\n"):
-            if len(line) > MAX_MEASURED_CHARS:
-                # Far more than a slide holds (it goes to the notes): cut unmeasured at
-                # 1.6 em a character (an emoji and its gap), so never fewer lines than a
-                # measured wrap would make.
-                step = max(1, int(inner / (code_size * 1.6)))
-                out.extend(line[start:start + step] for start in range(0, len(line), step))
-                continue
-            remaining = line
-            first = True
-            while True:
-                prefix = "" if first else CODE_WRAP_MARK
-                text = prefix + remaining
-                fits = self.measurer.fitting_length(text, "code", False, code_size,
-                                                    inner * 0.97)
-                if fits == len(text) or len(text) <= len(prefix) + 1:
-                    out.append(text)
-                    break
-                cut = max(len(prefix) + 1, fits)
-                out.append(text[:cut])
-                remaining = text[cut:]
-                first = False
+            out.extend(self._code_line(line, inner, code_size))
         return code_size, out
+
+    def _code_size(self, size: float) -> float:
+        sizes = self.theme.sizes
+        return max(sizes.code_min, min(sizes.code, size * sizes.code / sizes.body))
+
+    def _code_inner(self, width: int) -> float:
+        return (width - 2 * CALLOUT_PAD) / EMU_PER_PT
+
+    def _code_line(self, line: str, inner: float, code_size: float) -> tuple[str, ...]:
+        """The visual lines of one line of code (tabs expanded) `inner` points wide;
+        remembered, since fitting and splitting ask for the same lines at each size."""
+        key = (line, inner, code_size)
+        known = self._code_wraps.get(key)
+        if known is None:
+            known = self._code_wraps[key] = tuple(self._wrap_code_line(line, inner, code_size))
+        return known
+
+    def _wrap_code_line(self, line: str, inner: float, code_size: float) -> Iterator[str]:
+        if len(line) > MAX_MEASURED_CHARS:
+            # Far more than a slide holds (it goes to the notes): cut unmeasured at 1.6 em a
+            # character (an emoji and its gap), so never fewer lines than a measured wrap
+            # would make.
+            step = max(1, int(inner / (code_size * 1.6)))
+            yield from (line[start:start + step] for start in range(0, len(line), step))
+            return
+        remaining = line
+        first = True
+        while True:
+            prefix = "" if first else CODE_WRAP_MARK
+            text = prefix + remaining
+            fits = self.measurer.fitting_length(text, "code", False, code_size, inner * 0.97)
+            if fits == len(text) or len(text) <= len(prefix) + 1:
+                yield text
+                return
+            cut = max(len(prefix) + 1, fits)
+            yield text[:cut]
+            remaining = text[cut:]
+            first = False
 
     def _table_geometry(self, table: Table, width: int,
                         size: float) -> tuple[list[int], list[int], float]:
@@ -788,8 +848,8 @@ class DeckLayout:
         natural = [0.0] * columns
         for row_index, row in enumerate(rows):
             for index, cell in enumerate(row):
-                natural[index] = max(natural[index], self.measurer.width(
-                    plain_text(cell), "body", row_index == 0, table_size) + 12)
+                natural[index] = max(natural[index],
+                                     self._cell_em(cell, row_index == 0) * table_size + 12)
         floor = width / columns * 0.5
         weights = [max(value, floor / EMU_PER_PT) for value in natural]
         total = sum(weights) or 1.0
@@ -806,6 +866,15 @@ class DeckLayout:
                                                   bold=row_index == 0))
             heights.append(self.lines_height(tallest, table_size) + 2 * inset)
         return widths, heights, table_size
+
+    def _cell_em(self, cell: Inline, bold: bool) -> float:
+        """The width of a table cell's text on one line, in em (as Measurer.width measures
+        it); remembered by the cell's identity, as each split of a table asks again."""
+        entry = self._cell_ems.get((id(cell), bold))
+        if entry is None:
+            entry = self._cell_ems[id(cell), bold] = (
+                cell, self.measurer.width(plain_text(cell), "body", bold, 1.0))
+        return entry[1]
 
     def column_shapes(self, fit: _Fit, box: Box) -> list[Shape]:
         """The shapes of the blocks placed in a column."""
@@ -828,14 +897,16 @@ class DeckLayout:
     def _paragraphs(self, items: Sequence[Point], size: float,
                     color: str) -> tuple[PlacedParagraph, ...]:
         paragraphs = []
+        rgb = self.theme.color(color)
+        space_before = size * self.theme.sizes.paragraph_spacing
+        line_spacing = self.line_height(size)
         for index, item in enumerate(items):
             margin = self._margin(item, size)
             hanging = self._marker_width(item.marker, size) if item.marker else 0
             paragraphs.append(PlacedParagraph(
-                item.spans, size, self.theme.color(color), "body", marker=item.marker,
-                margin_left=margin, hanging=hanging,
-                space_before=size * self.theme.sizes.paragraph_spacing if index else 0.0,
-                line_spacing=self.line_height(size)))
+                item.spans, size, rgb, "body", marker=item.marker, margin_left=margin,
+                hanging=hanging, space_before=space_before if index else 0.0,
+                line_spacing=line_spacing))
         return tuple(paragraphs)
 
     def _callout(self, block: Callout, area: Box, size: float, index: int) -> list[Shape]:

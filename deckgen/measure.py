@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from PIL import ImageFont
 
@@ -43,6 +45,20 @@ ASIAN_LATIN_GAP_EM = 0.25
 NO_LINE_START = ".,!?:;)]}'\"·」』"
 #: Points of each line kept free, for renderers that set text slightly wider than Pillow.
 WIDTH_SAFETY = 0.965
+
+#: How much memory the measurer keeps line counts in, in bytes (about 700 a paragraph and
+#: one a character of its text): a `--watch` rebuild finds those of its unchanged paragraphs,
+#: and a long session stays bounded, as what was not asked for lately is forgotten beyond
+#: this (twice this at most).
+KEPT_COUNTS_BYTES = 8_000_000
+#: How many (size, width) counts of one paragraph are kept.
+KEPT_COUNTS_PER_PARAGRAPH = 64
+#: How much text is kept cut into pieces, in characters (about 100 bytes each): the fitter
+#: asks about the paragraphs of one slide at many sizes and widths, then moves on.
+KEPT_PIECE_CHARS = 50_000
+#: How many one-line texts' widths and fitting lengths (markers, table cells, code lines)
+#: are kept.
+KEPT_LINES = 20_000
 
 FONT_DIRECTORIES = (
     Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts",
@@ -156,8 +172,58 @@ def char_class(char: str) -> str:
     return "neutral"
 
 
+Key = TypeVar("Key")
+Value = TypeVar("Value")
+
+
+class _Recent(Generic[Key, Value]):
+    """A mapping that keeps what was used lately, in two generations: when the entries of
+    the newer one weigh `limit` it becomes the older, and the entries of the older that were
+    not used meanwhile are forgotten. Both weigh little more than twice `limit`; a hit costs
+    one look-up."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._newer: dict[Key, tuple[Value, int]] = {}
+        self._older: dict[Key, tuple[Value, int]] = {}
+        self._newer_weight = 0
+
+    def __len__(self) -> int:
+        return len(self._newer) + len(self._older)
+
+    def get(self, key: Key) -> Value | None:
+        """The value of a key, or None."""
+        entry = self._newer.get(key)
+        if entry is None:
+            entry = self._older.pop(key, None)
+            if entry is None:
+                return None
+            self.put(key, *entry)
+        return entry[0]
+
+    def put(self, key: Key, value: Value, weight: int = 1) -> None:
+        """Keep a value (whose key is not kept already)."""
+        if self._newer_weight >= self.limit:
+            self._older = self._newer
+            self._newer = {}
+            self._newer_weight = 0
+        self._newer[key] = (value, weight)
+        self._newer_weight += weight
+
+
+#: What a paragraph's wrapping depends on besides the width available: the text, bold and
+#: code flags of each span (tuples of strings hash faster than spans), the role, the code
+#: role, whether all is bold and whether inline code is.
+ParagraphKey = tuple[tuple[tuple[str, bool, bool], ...], str, str | None, bool, bool]
+
+
 class Measurer:
-    """Measures text of a theme's roles (heading, body, code) in points."""
+    """Measures text of a theme's roles (heading, body, code) in points.
+
+    Everything it measures is remembered for the life of the process (a `--watch` session
+    measures the unchanged part of its note only once), within the bounds of the KEPT_
+    constants.
+    """
 
     def __init__(self, faces: dict[str, tuple[str, str]]) -> None:
         """`faces` maps a role to its (latin face, east Asian face) names."""
@@ -167,7 +233,12 @@ class Measurer:
                 self._files[role, bold] = FaceFiles(
                     measure_file_for(latin, bold, east_asian=False),
                     measure_file_for(east_asian, bold, east_asian=True))
-        self._em_cache: dict[tuple[str, bool, str], float] = {}
+        # Advances by role, weight and character: bounded by the characters there are.
+        self._ems: dict[tuple[str, bool], dict[str, float]] = {key: {} for key in self._files}
+        self._paragraphs: _Recent[ParagraphKey, MeasuredParagraph] = _Recent(KEPT_COUNTS_BYTES)
+        self._pieces: _Recent[ParagraphKey, _Pieces] = _Recent(KEPT_PIECE_CHARS)
+        self._line_ems: _Recent[tuple[str, str, bool], float] = _Recent(KEPT_LINES)
+        self._fitting: _Recent[tuple[str, str, bool, float, float], int] = _Recent(KEPT_LINES)
 
     def missing_fonts(self) -> list[str]:
         """Roles whose text is measured with estimates because no font file was found."""
@@ -181,8 +252,8 @@ class Measurer:
 
     def em(self, char: str, role: str, bold: bool) -> float:
         """The advance of one character in em."""
-        key = (role, bold, char)
-        cached = self._em_cache.get(key)
+        known = self._ems[role, bold]
+        cached = known.get(char)
         if cached is not None:
             return cached
         kind = char_class(char)
@@ -198,71 +269,124 @@ class Measurer:
         else:
             width = max(_em_of(files.latin, char, ESTIMATE_LATIN_EM),
                         _em_of(files.east_asian, char, ESTIMATE_LATIN_EM))
-        self._em_cache[key] = width
+        known[char] = width
         return width
+
+    def _char_ems(self, text: str, role: str, bold: bool) -> list[float]:
+        known = self._ems[role, bold]
+        return [known[char] if char in known else self.em(char, role, bold) for char in text]
 
     def width(self, text: str, role: str, bold: bool, size: float) -> float:
         """The width of text on one line in points, with Asian/Latin autospacing."""
-        return line_em(self, [(char, role, bold) for char in text]) * size
+        key = (text, role, bold)
+        line_em = self._line_ems.get(key)
+        if line_em is None:
+            line_em = _em_sum(self._char_ems(text, role, bold), _kinds(text), 0, len(text))
+            self._line_ems.put(key, line_em)
+        return line_em * size
 
     def fitting_length(self, text: str, role: str, bold: bool, size: float,
                        width: float) -> int:
         """How many leading characters of text fit on one line `width` points wide, as
         `width()` measures them, in one pass (not one measure per candidate length)."""
+        key = (text, role, bold, size, width)
+        known = self._fitting.get(key)
+        if known is not None:
+            return known
+        fitting = len(text)
         total = 0.0
         previous = ""
-        for index, char in enumerate(text):
-            total += self.em(char, role, bold)
-            kind = _kind(char)
-            if _autospaced(previous, kind):
+        for index, (em, kind) in enumerate(zip(self._char_ems(text, role, bold), _kinds(text),
+                                               strict=True)):
+            total += em
+            if (previous, kind) in _AUTOSPACED:
                 total += ASIAN_LATIN_GAP_EM
             previous = kind
             if total * size > width:
-                return index
-        return len(text)
+                fitting = index
+                break
+        self._fitting.put(key, fitting)
+        return fitting
+
+    def paragraph(self, spans: Sequence[Span], role: str, code_role: str | None = None,
+                  bold: bool = False, code_bold: bool = False) -> MeasuredParagraph:
+        """Spans as a paragraph to count the lines of: in `role`, inline code in `code_role`
+        if given, else in `role` and bold if `code_bold`; all bold if `bold`."""
+        runs = tuple([(span.text, span.bold, span.code) for span in spans])
+        key = (runs, role, code_role, bold, code_bold and code_role is None)
+        paragraph = self._paragraphs.get(key)
+        if paragraph is None:
+            paragraph = MeasuredParagraph(self, key)
+            self._paragraphs.put(key, paragraph,
+                                 700 + sum([len(text) for text, _, _ in runs]))
+        return paragraph
 
     def line_count(self, spans: Sequence[Span], role: str, size: float, width: float,
                    code_role: str | None = None, bold: bool = False) -> int:
         """How many lines spans take in a box `width` points wide, taking the larger count of
         character-wise and word-wise wrapping of East Asian text, so every renderer fits."""
-        chars = styled_chars(spans, role, code_role, bold)
-        if not chars:
-            return 1
-        available = width * WIDTH_SAFETY / size
-        return max(len(wrap_chars(self, chars, available, cjk_per_char=True)),
-                   len(wrap_chars(self, chars, available, cjk_per_char=False)))
+        return self.paragraph(spans, role, code_role, bold).line_count(size, width)
 
     def wrap(self, spans: Sequence[Span], role: str, size: float, width: float,
              code_role: str | None = None, bold: bool = False) -> list[str]:
         """The text of each wrapped line (word-wise for Hangul), for captions and tests."""
-        chars = styled_chars(spans, role, code_role, bold)
-        lines = wrap_chars(self, chars, width * WIDTH_SAFETY / size, cjk_per_char=False)
-        return ["".join(char for char, _, _ in line).strip() for line in lines]
+        pieces = self._pieces_of(self.paragraph(spans, role, code_role, bold).key)
+        return pieces.lines(width * WIDTH_SAFETY / size)
+
+    def _pieces_of(self, key: ParagraphKey) -> _Pieces:
+        """The paragraph cut into pieces, built once while it is in use."""
+        pieces = self._pieces.get(key)
+        if pieces is None:
+            runs, role, code_role, bold, code_bold = key
+            texts: list[str] = []
+            ems: list[float] = []
+            for run_text, run_bold, code in runs:
+                run_role = code_role if code and code_role else role
+                text = unicodedata.normalize("NFC", run_text)
+                texts.append(text)
+                ems.extend(self._char_ems(text, run_role, bold or run_bold or (code and code_bold)))
+            pieces = _Pieces.of("".join(texts), tuple(ems))
+            self._pieces.put(key, pieces, 1 + len(pieces.text))
+        return pieces
 
 
-StyledChar = tuple[str, str, bool]
+class MeasuredParagraph:
+    """A paragraph whose line count is asked at many sizes and widths: each is counted once
+    (a walk over its pieces, cut once) and remembered while the measurer keeps it."""
 
+    def __init__(self, measurer: Measurer, key: ParagraphKey) -> None:
+        self.key = key
+        self._measurer = measurer
+        self._counts: dict[float, int] = {}
 
-def styled_chars(spans: Sequence[Span], role: str, code_role: str | None,
-                 bold: bool) -> list[StyledChar]:
-    """Each character with the role and weight it is drawn in."""
-    chars: list[StyledChar] = []
-    for span in spans:
-        span_role = code_role if span.code and code_role else role
-        for char in unicodedata.normalize("NFC", span.text):
-            chars.append((char, span_role, bold or span.bold))
-    return chars
+    def line_count(self, size: float, width: float) -> int:
+        """How many lines the paragraph takes at a size in a box `width` points wide."""
+        available = width * WIDTH_SAFETY / size
+        count = self._counts.get(available)
+        if count is None:
+            count = self._measurer._pieces_of(self.key).line_count(available)
+            if len(self._counts) < KEPT_COUNTS_PER_PARAGRAPH:
+                self._counts[available] = count
+        return count
 
 
 def _em_of(font: FontFile | None, char: str, estimate: float) -> float:
     if font is None:
         return estimate
     try:
-        if not _has_glyph(font, char):
+        advance = float(_load(font.path, font.index).getlength(char))
+        # A character the face lacks is drawn as .notdef, with .notdef's advance: only a
+        # character of that advance needs the slower comparison of the drawn glyphs.
+        notdef = _notdef_advance(font)
+        if (notdef is None or advance == notdef) and not _has_glyph(font, char):
             return estimate
-        return float(_load(font.path, font.index).getlength(char)) / 1000.0
+        return advance / 1000.0
     except (OSError, ValueError, RuntimeError):  # raqm refuses some, e.g. U+2029
         return estimate
+
+
+#: A character no font has (plane 16, private use): it is drawn as .notdef.
+NOTDEF_PROBE = "\U0010fffd"
 
 
 @functools.cache
@@ -271,9 +395,17 @@ def _load(path: Path, index: int, size: int = 1000) -> ImageFont.FreeTypeFont:
 
 
 @functools.cache
+def _notdef_advance(font: FontFile) -> float | None:
+    try:
+        return float(_load(font.path, font.index).getlength(NOTDEF_PROBE))
+    except (OSError, ValueError, RuntimeError):
+        return None
+
+
+@functools.cache
 def _has_glyph(font: FontFile, char: str) -> bool:
     """Whether the font draws the character itself rather than its .notdef box."""
-    return _glyph_signature(font, char) != _glyph_signature(font, "\U0010fffd")
+    return _glyph_signature(font, char) != _glyph_signature(font, NOTDEF_PROBE)
 
 
 @functools.cache
@@ -285,135 +417,170 @@ def _glyph_signature(font: FontFile, char: str) -> tuple[float, bytes]:
         return 0.0, b""
 
 
-def line_em(measurer: Measurer, chars: Sequence[StyledChar]) -> float:
-    """The width of styled characters on one line, in em of the text size, with the gap
-    LibreOffice puts between Asian and Latin letters or digits."""
-    total = 0.0
-    previous = ""
-    for char, role, bold in chars:
-        total += measurer.em(char, role, bold)
-        kind = _kind(char)
-        if _autospaced(previous, kind):
-            total += ASIAN_LATIN_GAP_EM
-        previous = kind
-    return total
-
-
-def _autospaced(before: str, after: str) -> bool:
-    """Whether LibreOffice puts its Asian/Latin gap between characters of these kinds: an
-    East Asian character next to any visible non-Asian one (letters, digits, punctuation)."""
-    visible = ("latin", "neutral", "emoji")
-    return (before == "ea" and after in visible) or (after == "ea" and before in visible)
-
-
-def wrap_chars(measurer: Measurer, chars: list[StyledChar], available_em: float,
-               cjk_per_char: bool) -> list[list[StyledChar]]:
-    """Greedy line breaking: at spaces and hyphens, between East Asian characters when
-    `cjk_per_char`, and anywhere inside a word too long for a line. Hard breaks ("\\n") end
-    a line."""
-    lines: list[list[StyledChar]] = []
-    for segment in _split_hard_breaks(chars):
-        lines.extend(_wrap_segment(measurer, segment, available_em, cjk_per_char))
-    return lines or [[]]
-
-
-def _split_hard_breaks(chars: list[StyledChar]) -> list[list[StyledChar]]:
-    segments: list[list[StyledChar]] = [[]]
-    for styled in chars:
-        if styled[0] == "\n":
-            segments.append([])
-        else:
-            segments[-1].append(styled)
-    return segments
-
-
-def _tokens(chars: list[StyledChar], cjk_per_char: bool) -> list[list[StyledChar]]:
-    """Unbreakable pieces, each ending where a line may break after it."""
-    tokens: list[list[StyledChar]] = [[]]
-    for index, styled in enumerate(chars):
-        char = styled[0]
-        tokens[-1].append(styled)
-        following = chars[index + 1][0] if index + 1 < len(chars) else ""
-        breaks_after = (
-            (char.isspace() and not following.isspace())
-            or (char in "-/" and bool(following) and not following.isspace())
-            or (cjk_per_char and char_class(char) == "ea" and bool(following)
-                and not following.isspace() and following not in NO_LINE_START))
-        if breaks_after:
-            tokens.append([])
-    return [token for token in tokens if token]
-
-
-@dataclass(frozen=True)
-class _Token:
-    """An unbreakable piece of a line with its widths in em."""
-
-    chars: list[StyledChar]
-    width: float
-    visible: float
-    first_kind: str
-    last_kind: str
-
-
-def _token(measurer: Measurer, chars: list[StyledChar]) -> _Token:
-    end = len(chars)
-    while end and chars[end - 1][0].isspace():
-        end -= 1
-    visible = line_em(measurer, chars[:end])
-    trailing = sum(measurer.em(char, role, bold) for char, role, bold in chars[end:])
-    return _Token(chars, visible + trailing, visible, _kind(chars[0][0]), _kind(chars[-1][0]))
-
-
+@functools.cache
 def _kind(char: str) -> str:
     """The kind of a character for autospacing: spaces are their own kind."""
     return "space" if char.isspace() else char_class(char)
 
 
-def _wrap_segment(measurer: Measurer, chars: list[StyledChar], available_em: float,
-                  cjk_per_char: bool) -> list[list[StyledChar]]:
-    """Greedy wrapping in one pass: each token is measured once."""
-    lines: list[list[StyledChar]] = []
-    current: list[StyledChar] = []
-    width = 0.0
-    last_kind = ""
-    for token in (_token(measurer, piece) for piece in _tokens(chars, cjk_per_char)):
-        gap = ASIAN_LATIN_GAP_EM if _autospaced(last_kind, token.first_kind) else 0.0
-        if current and width + gap + token.visible > available_em:
-            lines.append(current)
-            current, width, gap = [], 0.0, 0.0
-        if not current and token.visible > available_em:
-            pieces = _split_long_token(measurer, token.chars, available_em)
-            lines.extend(pieces[:-1])
-            current = pieces[-1]
-            width = line_em(measurer, current)
-        else:
-            current = current + token.chars
-            width += gap + token.width
-        last_kind = token.last_kind
-    lines.append(current)
-    return lines
+def _kinds(text: str) -> list[str]:
+    return [_kind(char) for char in text]
 
 
-def _split_long_token(measurer: Measurer, chars: list[StyledChar],
-                      available_em: float) -> list[list[StyledChar]]:
-    """A word too long for any line (a URL, an identifier) broken between characters."""
-    pieces: list[list[StyledChar]] = []
-    current: list[StyledChar] = []
-    width = 0.0
+#: The kinds LibreOffice puts its Asian/Latin gap between: an East Asian character next to
+#: any visible non-Asian one (letters, digits, punctuation, emoji), in either order.
+_AUTOSPACED = frozenset({pair for kind in ("latin", "neutral", "emoji")
+                         for pair in (("ea", kind), (kind, "ea"))})
+
+
+def _em_sum(ems: Sequence[float], kinds: Sequence[str], start: int, end: int) -> float:
+    """The width of characters start to end on one line, in em of the text size, with the
+    gap LibreOffice puts between Asian and Latin letters or digits."""
+    total = 0.0
+    previous = ""
+    for index in range(start, end):
+        total += ems[index]
+        kind = kinds[index]
+        if (previous, kind) in _AUTOSPACED:
+            total += ASIAN_LATIN_GAP_EM
+        previous = kind
+    return total
+
+
+#: An unbreakable piece of a paragraph, ending where a line may break after it: its first
+#: and past-the-end character, the autospacing gap before it and its width without and with
+#: its trailing spaces (in em).
+Piece = tuple[int, int, float, float, float]
+
+
+@dataclass(frozen=True)
+class _Pieces:
+    """A paragraph's characters with their widths in em, cut into unbreakable pieces between
+    its hard breaks ("\\n"), word-wise and character-wise: what greedy line breaking needs at
+    any size and width, so that each size and width costs only a walk over the pieces."""
+
+    text: str
+    ems: tuple[float, ...]
+    kinds: tuple[str, ...]
+    segments: tuple[tuple[int, int], ...]
+    word_wise: tuple[tuple[Piece, ...], ...]
+    char_wise: tuple[tuple[Piece, ...], ...]
+
+    @classmethod
+    def of(cls, text: str, ems: tuple[float, ...]) -> _Pieces:
+        """A paragraph of text whose characters have these widths."""
+        kinds = tuple(_kinds(text))
+        segments = []
+        start = 0
+        for part in text.split("\n"):
+            segments.append((start, start + len(part)))
+            start += len(part) + 1
+        word_wise = tuple(_pieces(text, ems, kinds, first, end, cjk_per_char=False)
+                          for first, end in segments)
+        # Only East Asian characters break differently character-wise.
+        char_wise = word_wise if "ea" not in kinds else tuple(
+            _pieces(text, ems, kinds, first, end, cjk_per_char=True) for first, end in segments)
+        return cls(text, ems, kinds, tuple(segments), word_wise, char_wise)
+
+    def line_count(self, available_em: float) -> int:
+        """How many lines the paragraph takes `available_em` wide: the larger count of
+        character-wise and word-wise breaking of East Asian text."""
+        word_wise = sum(self._wrap(pieces, available_em, None) for pieces in self.word_wise)
+        if self.char_wise is self.word_wise:
+            return word_wise
+        return max(sum(self._wrap(pieces, available_em, None) for pieces in self.char_wise),
+                   word_wise)
+
+    def lines(self, available_em: float) -> list[str]:
+        """The text of each line, broken word-wise, without the spaces at its ends."""
+        out: list[str] = []
+        for (start, end), pieces in zip(self.segments, self.word_wise, strict=True):
+            breaks: list[int] = []
+            self._wrap(pieces, available_em, breaks)
+            bounds = [start, *breaks, end]
+            out.extend(self.text[first:last].strip()
+                       for first, last in itertools.pairwise(bounds))
+        return out
+
+    def _wrap(self, pieces: tuple[Piece, ...], available_em: float,
+              breaks: list[int] | None) -> int:
+        """Greedy breaking of one hard line's pieces: how many lines they take; where each
+        line after the first begins goes to `breaks` if given."""
+        count = 1
+        width = 0.0
+        placed = False
+        for start, end, gap, visible, full in pieces:
+            if placed and width + gap + visible > available_em:
+                count += 1
+                if breaks is not None:
+                    breaks.append(start)
+                width = gap = 0.0
+                placed = False
+            if not placed and visible > available_em:
+                more, width = self._split(start, end, available_em, breaks)
+                count += more
+            else:
+                width += gap + full
+            placed = True
+        return count
+
+    def _split(self, start: int, end: int, available_em: float,
+               breaks: list[int] | None) -> tuple[int, float]:
+        """A piece too wide for any line (a URL, an identifier) broken between characters
+        (never before a space): how many lines it adds and the width of its last."""
+        ems, kinds = self.ems, self.kinds
+        more = 0
+        line_start = start
+        width = 0.0
+        previous = ""
+        for index in range(start, end):
+            kind = kinds[index]
+            advance = ems[index] + (ASIAN_LATIN_GAP_EM if (previous, kind) in _AUTOSPACED
+                                    else 0.0)
+            if index > start and width + advance > available_em and kind != "space":
+                more += 1
+                line_start = index
+                if breaks is not None:
+                    breaks.append(index)
+                width = ems[index]
+            else:
+                width += advance
+            previous = kind
+        return more, _em_sum(ems, kinds, line_start, end)
+
+
+def _pieces(text: str, ems: tuple[float, ...], kinds: tuple[str, ...], start: int, end: int,
+            cjk_per_char: bool) -> tuple[Piece, ...]:
+    """The unbreakable pieces of characters start to end (no hard break among them): a line
+    may break after a space, after a hyphen or slash, and, when `cjk_per_char`, after an East
+    Asian character unless what follows may not begin a line."""
+    pieces: list[Piece] = []
+    piece_start = start
     last_kind = ""
-    for styled in chars:
-        kind = _kind(styled[0])
-        advance = measurer.em(*styled) + (ASIAN_LATIN_GAP_EM
-                                          if _autospaced(last_kind, kind) else 0.0)
-        if current and width + advance > available_em and not styled[0].isspace():
-            pieces.append(current)
-            current, width = [], measurer.em(*styled)
-        else:
-            width += advance
-        current.append(styled)
-        last_kind = kind
-    pieces.append(current)
-    return pieces
+    for index in range(start, end):
+        char = text[index]
+        following = text[index + 1] if index + 1 < end else ""
+        # An East Asian space (U+3000) is of kind "space" here, not "ea": a break after it
+        # is already allowed whenever a character-wise one would be.
+        breaks_after = (
+            (char.isspace() and not following.isspace())
+            or (char in "-/" and bool(following) and not following.isspace())
+            or (cjk_per_char and kinds[index] == "ea" and bool(following)
+                and not following.isspace() and following not in NO_LINE_START))
+        if not breaks_after and index + 1 < end:
+            continue
+        piece_end = index + 1
+        visible_end = piece_end
+        while visible_end > piece_start and kinds[visible_end - 1] == "space":
+            visible_end -= 1
+        visible = _em_sum(ems, kinds, piece_start, visible_end)
+        full = visible + sum(ems[visible_end:piece_end])
+        first_kind = kinds[piece_start]
+        gap = ASIAN_LATIN_GAP_EM if (last_kind, first_kind) in _AUTOSPACED else 0.0
+        pieces.append((piece_start, piece_end, gap, visible, full))
+        last_kind = kinds[index]
+        piece_start = piece_end
+    return tuple(pieces)
 
 
 def measurer_for(faces: dict[str, tuple[str, str]]) -> Measurer:

@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from PIL import ImageFont
 
+from deckgen import measure
 from deckgen.errors import Diagnostics
 from deckgen.images import PreparedImage
 from deckgen.layout import (
     EMU_PER_INCH,
     EMU_PER_PT,
-    Box,
     DeckLayout,
     Overflow,
     PictureShape,
     TextShape,
 )
-from deckgen.measure import ASIAN_LATIN_GAP_EM, Measurer, char_class, find_font, measurer_for
+from deckgen.measure import (
+    ASIAN_LATIN_GAP_EM,
+    Measurer,
+    _em_of,
+    _has_glyph,
+    _load,
+    _Recent,
+    char_class,
+    find_font,
+    measurer_for,
+)
 from deckgen.model import (
+    Box,
     Callout,
     Code,
     Deck,
@@ -28,6 +40,7 @@ from deckgen.model import (
     Point,
     Points,
     Slide,
+    SlideBlock,
     SlideKind,
     Span,
     Table,
@@ -40,10 +53,13 @@ needs_fonts = pytest.mark.skipif(LIBERATION is None or NOTO_KR is None,
                                  reason="fonts-liberation2 and fonts-noto-cjk not installed")
 
 
+FACES = {"body": ("Arial", "Malgun Gothic"), "heading": ("Arial", "Malgun Gothic"),
+         "code": ("Consolas", "Malgun Gothic")}
+
+
 @pytest.fixture(scope="module")
 def measurer() -> Measurer:
-    return measurer_for({"body": ("Arial", "Malgun Gothic"), "heading": ("Arial", "Malgun Gothic"),
-                         "code": ("Consolas", "Malgun Gothic")})
+    return measurer_for(FACES)
 
 
 @pytest.fixture(scope="module")
@@ -122,11 +138,11 @@ def test_hard_breaks_end_lines(measurer: Measurer) -> None:
 
 @needs_fonts
 def test_fit_column_picks_the_largest_size_that_fits(layout: DeckLayout) -> None:
-    short = [Points((Point((Span("짧은 문장."),), 1),), 1)]
+    short: list[SlideBlock] = [Points((Point((Span("짧은 문장."),), 1),), 1)]
     box = Box(0, 0, 6 * EMU_PER_INCH, 4 * EMU_PER_INCH)
     assert layout.fit_column(short, box).size == layout.theme.sizes.body
-    many = [Points(tuple(Point((Span(f"항목 {i} 에 대한 꽤 긴 설명 문장입니다"),), i)
-                         for i in range(8)), 1)]
+    many: list[SlideBlock] = [Points(tuple(
+        Point((Span(f"항목 {i} 에 대한 꽤 긴 설명 문장입니다"),), i) for i in range(8)), 1)]
     fit = layout.fit_column(many, box)
     assert layout.theme.sizes.body_min <= fit.size < layout.theme.sizes.body
     assert not fit.rest
@@ -248,3 +264,128 @@ def test_callout_height_includes_its_padding(layout: DeckLayout) -> None:
     callout = layout.block_height(Callout((point,), 1), width, 20)
     assert callout > plain
     assert callout / EMU_PER_PT > 20 * 1.2
+
+
+# --- what the measurer remembers -------------------------------------------------------------
+
+
+@needs_fonts
+def test_a_remembered_line_count_equals_a_fresh_one(measurer: Measurer) -> None:
+    spans = [Span("쿠버네티스는 "), Span("kubectl", code=True),
+             Span(" 로 컨테이너를 관리한다, with https://example.com/a/long/path. " * 5)]
+    for size in (12, 18, 27.5):
+        for width in (60, 200, 640):
+            asked = [measurer.line_count(spans, "body", size, width, code_role="code")
+                     for _ in range(2)]
+            fresh = Measurer(FACES).line_count(spans, "body", size, width, code_role="code")
+            assert asked == [fresh, fresh]
+    assert measurer.wrap(spans, "body", 18, 300) == Measurer(FACES).wrap(spans, "body", 18, 300)
+
+
+@needs_fonts
+def test_inline_code_is_counted_in_its_theme_style(measurer: Measurer) -> None:
+    code = [Span("run "), Span("kubectl apply -f deployment.yaml", code=True)]
+    as_bold = [Span("run "), Span("kubectl apply -f deployment.yaml", bold=True)]
+    for width in (80, 150, 300):
+        assert measurer.paragraph(code, "body", code_bold=True).line_count(18, width) == \
+            measurer.line_count(as_bold, "body", 18, width)
+        assert measurer.paragraph(code, "body", "code").line_count(18, width) == \
+            measurer.line_count(code, "body", 18, width, code_role="code")
+
+
+@needs_fonts
+def test_the_layout_counts_equal_spans_alike(layout: DeckLayout) -> None:
+    text = "컨테이너 가상화 기술은 서비스를 격리시켜주는 것은 물론이며 가볍고 빠르다."
+    first, second = (Span(text),), (Span(text),)
+    for size in (18.0, 24.0):
+        assert layout.lines(first, "body", size, 3 * EMU_PER_INCH) == \
+            layout.lines(second, "body", size, 3 * EMU_PER_INCH) > 1
+
+
+def test_recent_forgets_what_was_not_used_lately() -> None:
+    recent: _Recent[int, str] = _Recent(3)
+    for number in range(3):
+        recent.put(number, str(number))
+    recent.put(3, "3")                    # the first three become the older generation
+    assert recent.get(0) == "0"           # used: back in the newer one
+    recent.put(4, "4")
+    recent.put(5, "5")                    # 3, 0, 4 become the older; 1 and 2 are forgotten
+    assert (recent.get(1), recent.get(2)) == (None, None)
+    assert [recent.get(number) for number in (0, 3, 4, 5)] == ["0", "3", "4", "5"]
+    for number in range(100, 200):
+        recent.put(number, str(number))
+    assert len(recent) <= 2 * 3
+
+
+def test_recent_weighs_its_entries() -> None:
+    recent: _Recent[str, str] = _Recent(100)
+    for number in range(50):
+        recent.put(str(number), "x" * 40, weight=40)
+    assert len(recent) <= 2 * 3 + 1
+
+
+@needs_fonts
+def test_the_measurer_keeps_a_bounded_amount(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(measure, "KEPT_COUNTS_BYTES", 7_000)
+    monkeypatch.setattr(measure, "KEPT_PIECE_CHARS", 500)
+    monkeypatch.setattr(measure, "KEPT_LINES", 10)
+    measurer = Measurer(FACES)
+    for number in range(300):
+        text = f"문단 {number}: a paragraph that is asked about once"
+        measurer.line_count([Span(text)], "body", 18, 200)
+        measurer.width(text, "body", False, 18)
+        measurer.fitting_length(text, "code", False, 14, 100)
+    assert len(measurer._paragraphs) <= 2 * 7_000 // 700
+    assert len(measurer._pieces) <= 2 * 500 // 40
+    assert len(measurer._line_ems) <= 20 and len(measurer._fitting) <= 20
+    paragraph = measurer.paragraph([Span("one paragraph at many widths")], "body")
+    for width in range(100, 400):
+        paragraph.line_count(18, width)
+    assert len(paragraph._counts) <= measure.KEPT_COUNTS_PER_PARAGRAPH
+
+
+@needs_fonts
+def test_a_character_the_face_lacks_is_estimated() -> None:
+    """A character whose advance differs from .notdef's is taken as drawn without comparing
+    glyph images; the comparison still decides for the others, as it always did."""
+    assert LIBERATION is not None and NOTO_KR is not None
+    assert _em_of(LIBERATION, "가", 0.5) == 0.5
+    assert _em_of(NOTO_KR, "가", 0.5) != 0.5
+    for font in (LIBERATION, NOTO_KR):
+        advances = _load(font.path, font.index)
+        for char in "Az9 .,·—€é가漢한ㄱ□◆\u2003\u00a0\u200b\u0600😀":
+            expected = advances.getlength(char) / 1000 if _has_glyph(font, char) else 0.5
+            assert _em_of(font, char, 0.5) == expected, (font.family, char)
+
+
+# --- splitting with heights counted once ---------------------------------------------------
+
+
+@needs_fonts
+@pytest.mark.parametrize("kind", [Points, Callout])
+def test_a_split_of_points_keeps_the_most_that_fit(layout: DeckLayout,
+                                                   kind: type[Points] | type[Callout]) -> None:
+    items = tuple(Point((Span(f"항목 {i}: " + "설명이 조금 긴 요점 " * (i % 4 + 1)),), i)
+                  for i in range(30))
+    block = kind(items, 1)
+    width, size, room = 6 * EMU_PER_INCH, 20.0, 3 * EMU_PER_INCH
+    head, tail = layout.split_block(block, width, size, room)
+    assert isinstance(head, kind) and isinstance(tail, kind)
+    kept = len(head.items)
+    assert head.items + tail.items == items
+    assert layout.block_height(head, width, size) <= room
+    assert layout.block_height(replace(block, items=items[:kept + 1]), width, size) > room
+
+
+@needs_fonts
+def test_a_split_of_code_keeps_the_most_lines_that_fit(layout: DeckLayout) -> None:
+    lines = [("\t" * (i % 3)) + f"value_{i} = compute(" + "argument, " * (i % 7) + ")"
+             for i in range(60)]
+    block = Code("\n".join(lines), "python", 1)
+    width, size, room = 6 * EMU_PER_INCH, 20.0, 3 * EMU_PER_INCH
+    head, tail = layout.split_block(block, width, size, room)
+    assert isinstance(head, Code) and isinstance(tail, Code)
+    kept = head.text.count("\n") + 1
+    assert layout.block_height(head, width, size) <= room
+    assert layout.block_height(replace(block, text="\n".join(lines[:kept + 1])), width,
+                               size) > room
