@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import signal
 import sys
 import threading
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from deckgen import __version__
 from deckgen.errors import DeckgenError, Diagnostics, Level, UsageError
+from deckgen.fontlist import start_font_listing
 
 if TYPE_CHECKING:
     from deckgen.build import BuildOptions, Plan
@@ -231,6 +233,10 @@ def entry() -> NoReturn:
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # from here on, as the signal's default
+    # Python's shutdown runs the cycle collector over every object still alive (the
+    # modules, the build's caches): ~35 ms, a seventh of a short build, spent on memory the
+    # system takes back anyway. Frozen objects are skipped (reference counting still runs).
+    gc.freeze()
     sys.exit(code)
 
 
@@ -251,6 +257,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
 
 def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run the parsed command; every error, an interruption and a bug end in one line."""
+    if args.command in ("build", "check", "preview"):
+        start_font_listing()  # text is measured on installed fonts: list them meanwhile
     try:
         if args.command == "build":
             return run_build(args, out, err)

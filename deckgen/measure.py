@@ -5,8 +5,6 @@ from __future__ import annotations
 import functools
 import itertools
 import os
-import shutil
-import subprocess
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +13,7 @@ from typing import Generic, TypeVar
 
 from PIL import ImageFont
 
+from deckgen.fontlist import font_listing
 from deckgen.model import Span
 
 #: The open font that has the metrics of a face a theme names (metric-compatible, or for
@@ -87,13 +86,8 @@ class FaceFiles:
 @functools.cache
 def installed_fonts() -> tuple[tuple[str, str, Path, int], ...]:
     """Installed faces as (family, style, path, index), from fontconfig or a folder scan."""
-    if shutil.which("fc-list"):
-        try:
-            out = subprocess.run(
-                ["fc-list", "--format", "%{family}\t%{style}\t%{file}\t%{index}\n"],
-                capture_output=True, text=True, timeout=20, check=True).stdout
-        except (OSError, subprocess.SubprocessError):
-            out = ""
+    out = font_listing()
+    if out:
         faces = []
         for line in out.splitlines():
             parts = line.split("\t")
