@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -19,6 +20,7 @@ from deckgen.model import (
     Deck,
     Image,
     Inline,
+    ListBlock,
     Notes,
     Paragraph,
     Point,
@@ -180,6 +182,65 @@ class _Fit:
     size: float
     placed: list[tuple[SlideBlock, int]] = field(default_factory=list)
     rest: list[SlideBlock] = field(default_factory=list)
+
+
+def part_start(fit: _Fit) -> int:
+    """The source line a continued slide's part starts at: its first block's (0 if empty)."""
+    if not fit.placed:
+        return 0
+    first = fit.placed[0][0]
+    if isinstance(first, Points | Callout) and first.items:
+        return first.items[0].line
+    return first.line
+
+
+def notes_for_parts(notes: Notes, starts: Sequence[int]) -> list[Notes]:
+    """A slide's notes shared among the parts it is continued on (their first source lines,
+    in order): each notes block, and each item of a notes list, goes with the part that
+    shows the text from its line on, so the notes of "(3/5)" speak of what (3/5) shows, not
+    of the whole section again. Notes before the first part's text stay with the first."""
+    if len(starts) <= 1:
+        return [notes] * len(starts)
+
+    def part_of(line: int) -> int:
+        index = max(0, bisect.bisect_right(starts, line) - 1)
+        while index and starts[index - 1] == starts[index]:  # a code block or table split
+            index -= 1  # over parts that start on its line: its notes go with its first part
+        return index
+
+    shared: list[list[Block]] = [[] for _ in starts]
+    for block in notes.blocks:
+        if not isinstance(block, ListBlock):
+            shared[part_of(block.line)].append(block)
+            continue
+        first_item = 0
+        for index, item in enumerate(block.items):
+            last = index + 1 == len(block.items)
+            if last or part_of(block.items[index + 1].line) != part_of(item.line):
+                items = block.items[first_item:index + 1]
+                shared[part_of(item.line)].append(
+                    replace(block, items=items, start=block.start + first_item,
+                            line=items[0].line))
+                first_item = index + 1
+    for index, blocks in enumerate(shared):
+        if index and not blocks:  # it goes on with a block begun earlier (a long paragraph)
+            blocks.extend(_notes_block_at(notes, starts[index]))
+    return [Notes(tuple(blocks)) for blocks in shared]
+
+
+def _notes_block_at(notes: Notes, line: int) -> list[Block]:
+    """The notes block (or list item) the text at a source line belongs to: the last one
+    that starts at or before it."""
+    before = [block for block in notes.blocks if block.line <= line]
+    if not before:
+        return []
+    block = before[-1]
+    if isinstance(block, ListBlock):
+        index = max(i for i, item in enumerate(block.items) if item.line <= line) \
+            if block.items[0].line <= line else 0
+        return [replace(block, items=block.items[index:index + 1], start=block.start + index,
+                        line=block.items[index].line)]
+    return [block]
 
 
 class DeckLayout:
@@ -513,12 +574,14 @@ class DeckLayout:
         if rest:
             self._report_moved(slide, rest)
         total = len(parts)
+        part_notes = notes_for_parts(notes, [part_start(fit) for _, fit in parts])
         placed = []
-        for index, (part_shapes, _) in enumerate(parts, start=1):
+        for index, ((part_shapes, _), notes_of_part) in enumerate(
+                zip(parts, part_notes, strict=True), start=1):
             title = slide.title if total == 1 else f"{slide.title} ({index}/{total})"
             if total > 1:
                 part_shapes = [self._retitled(shape, title) for shape in part_shapes]
-            placed.append(self._placed(slide, part_shapes, title=title, notes=notes))
+            placed.append(self._placed(slide, part_shapes, title=title, notes=notes_of_part))
         return placed
 
     def _retitled(self, shape: Shape, title: str) -> Shape:

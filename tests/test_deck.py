@@ -868,3 +868,22 @@ def test_version_command_line(command: list[str]) -> None:
                           check=False)
     assert done.returncode == 0
     assert done.stdout.strip() == f"deckgen {deckgen.__version__}"
+
+
+def test_continuation_slides_have_the_notes_of_their_own_items(cli: Cli, write_md,
+                                                               tmp_path: Path) -> None:
+    items = "\n".join(f"- 항목 {n}: Pod 리소스 {n}번 설명" for n in range(1, 41))
+    source = write_md(f"## 마흔 개 항목\n\n{items}\n")
+    deck = tmp_path / "list.pptx"
+    assert cli("build", source, "-o", deck, "--overflow", "continue").code == 0
+    slides = [slide for slide in Presentation(str(deck)).slides
+              if slide.shapes.title is not None
+              and slide.shapes.title.text.startswith("마흔 개 항목 (")]
+    assert len(slides) > 2
+    for slide in slides:
+        body = " ".join(shape.text_frame.text for shape in slide.shapes
+                        if shape.has_text_frame and shape.name.startswith("Text"))
+        notes = slide.notes_slide.notes_text_frame.text
+        shown = {line.split(":")[0] for line in body.split("\n") if line.startswith("항목")}
+        spoken = {line.lstrip("• ").split(":")[0] for line in notes.split("\n") if line}
+        assert shown and shown == spoken, slide.shapes.title.text

@@ -18,6 +18,7 @@ from deckgen.layout import (
     Overflow,
     PictureShape,
     TextShape,
+    notes_for_parts,
 )
 from deckgen.measure import (
     ASIAN_LATIN_GAP_EM,
@@ -37,6 +38,10 @@ from deckgen.model import (
     Deck,
     DeckMeta,
     Image,
+    ListBlock,
+    ListItem,
+    Notes,
+    Paragraph,
     Point,
     Points,
     Slide,
@@ -389,3 +394,44 @@ def test_a_split_of_code_keeps_the_most_lines_that_fit(layout: DeckLayout) -> No
     assert layout.block_height(head, width, size) <= room
     assert layout.block_height(replace(block, text="\n".join(lines[:kept + 1])), width,
                                size) > room
+
+
+def _item(text: str, line: int) -> ListItem:
+    return ListItem((Paragraph((Span(text),), line),), line)
+
+
+def _notes_texts(notes: Notes) -> list[str]:
+    texts: list[str] = []
+    for block in notes.blocks:
+        if isinstance(block, ListBlock):
+            texts.extend(f"{block.start + n}:{item.blocks[0].spans[0].text}"  # type: ignore[union-attr]
+                         for n, item in enumerate(block.items))
+        else:
+            texts.append(block.spans[0].text)  # type: ignore[union-attr]
+    return texts
+
+
+def test_continued_notes_go_with_the_part_that_shows_them() -> None:
+    notes = Notes((Paragraph((Span("intro"),), 3),
+                   ListBlock(tuple(_item(f"item {n}", 10 + n) for n in range(6)), True, 1, 10),
+                   Paragraph((Span("after"),), 20)))
+    parts = notes_for_parts(notes, [10, 13, 15])
+    assert [_notes_texts(part) for part in parts] == [
+        ["intro", "1:item 0", "2:item 1", "3:item 2"],
+        ["4:item 3", "5:item 4"],  # numbering goes on where the part starts
+        ["6:item 5", "after"],
+    ]
+
+
+def test_a_part_that_goes_on_with_a_long_paragraph_has_that_paragraph() -> None:
+    notes = Notes((Paragraph((Span("heading note"),), 1), Paragraph((Span("long"),), 5),
+                   Paragraph((Span("next"),), 9)))
+    parts = notes_for_parts(notes, [5, 5, 5, 9])  # the paragraph's sentences on three parts
+    assert [_notes_texts(part) for part in parts] == [
+        ["heading note", "long"], ["long"], ["long"], ["next"]]
+
+
+def test_a_slide_that_is_not_continued_keeps_all_its_notes() -> None:
+    notes = Notes((Paragraph((Span("a"),), 1), Paragraph((Span("b"),), 50)))
+    assert notes_for_parts(notes, [30]) == [notes]
+
