@@ -3,6 +3,7 @@
     python3 benchmarks/bench_images.py                 # 100 photos, default 220 dpi
     python3 benchmarks/bench_images.py --serial        # without the process pool
     python3 benchmarks/bench_images.py --count 20 --image-dpi 150 --keep
+    python3 benchmarks/bench_images.py --per-photo     # processor time of each stage, in process
 
 The photos (3000 × 2000 JPEG, about 2 MB each: smooth luminance texture over several octaves,
 fine grain, softer colour, translucent shapes — so JPEG cannot squeeze them to nothing) are
@@ -10,6 +11,12 @@ drawn from fixed seeds once into a cache folder in the temporary directory and r
 build runs `deckgen build` in a child process; its peak memory is the child's maximum
 resident set size (`resource.getrusage(RUSAGE_CHILDREN)`, which covers the pool's workers as
 the largest single process, not their sum). Target: a deck under 25 MB for 100 photos.
+
+`--per-photo` builds nothing: it encodes each photo in this process, as a worker of the
+build's pool does, for the size the 500-slide benchmark of bench_build.py places it at
+(1536 × 1024 pixels at 220 dpi; `--target` to change), and prints the processor time of the
+decoding (at the JPEG decoder's reduced scale) and of the rest (downscaling, choosing the
+quality, encoding), the median over the photos.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import argparse
 import io
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +42,8 @@ CACHE = Path(tempfile.gettempdir()) / "deckgen-bench-photos-v2"
 LUMA_OCTAVES = ((128, 0.45), (32, 0.2), (8, 0.15), (3, 0.1), (1, 0.1))
 CHROMA_OCTAVES = ((256, 0.6), (64, 0.4))
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: The pixels the 500-slide benchmark note places each photo at (220 dpi).
+PLACED_PIXELS = (1536, 1024)
 
 
 def texture(rng: random.Random, size: tuple[int, int],
@@ -118,10 +128,17 @@ def main() -> int:
     options.add_argument("--serial", action="store_true", help="no process pool")
     options.add_argument("--keep", action="store_true",
                          help="keep the deck (its path is printed)")
+    options.add_argument("--per-photo", action="store_true",
+                         help="time each stage of encoding a photo instead of building")
+    options.add_argument("--target", default="x".join(map(str, PLACED_PIXELS)),
+                         help="the placed size in pixels for --per-photo (default %(default)s)")
     args = options.parse_args()
 
     print(f"photos in {CACHE / 'photos'}", flush=True)
     paths = photos(args.count)
+    if args.per_photo:
+        width, height = (int(number) for number in args.target.split("x"))
+        return per_photo(paths, (width, height))
     source_bytes = sum(path.stat().st_size for path in paths)
     markdown = CACHE / f"bench-{args.count}.md"
     markdown.write_text(notes(paths), encoding="utf-8")
@@ -165,6 +182,36 @@ def main() -> int:
     else:
         output.unlink()
         output.parent.rmdir()
+    return 0
+
+
+def per_photo(paths: list[Path], target: tuple[int, int]) -> int:
+    """Print the median processor time of decoding and of encoding one photo."""
+    sys.path.insert(0, str(REPO_ROOT))
+    from deckgen import images
+
+    decoding, encoding, sizes = [], [], []
+    for path in paths:
+        job = images.EncodeJob(images.inspect_file(path), target)
+        started = time.process_time()
+        with Image.open(path) as opened:
+            opened.draft(opened.mode, images.draft_request(opened.size, target))
+            opened.load()
+        decoded = time.process_time()
+        encoded = images.encode_job(job)
+        finished = time.process_time()
+        if encoded.problem:
+            print(f"{path.name}: {encoded.problem}", file=sys.stderr)
+            return 1
+        decoding.append(decoded - started)
+        encoding.append(finished - decoded - (decoded - started))
+        sizes.append(len(encoded.data))
+    print(f"photos          {len(paths)} placed at {target[0]}×{target[1]} pixels, embedded "
+          f"at {encoded.size[0]}×{encoded.size[1]}, {statistics.mean(sizes) / 1e3:.0f} kB "
+          "each on average")
+    print(f"decoding        {statistics.median(decoding) * 1e3:.1f} ms per photo (median)")
+    print(f"the rest        {statistics.median(encoding) * 1e3:.1f} ms per photo (median): "
+          "downscaling, choosing the quality, encoding")
     return 0
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -52,6 +51,8 @@ class BuildCache:
 
     def digest(self, source: ImageSource) -> str | None:
         """The digest of a picture's bytes (None when the file cannot be read)."""
+        import hashlib  # here: a build that keeps nothing (`check`, one-off) never digests
+
         if source.path is None:
             return hashlib.sha256(source.inline).hexdigest()
         signature = file_signature(source.path)

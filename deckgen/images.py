@@ -9,9 +9,11 @@ import importlib
 import io
 import math
 import os
+import struct
 import sys
 import unicodedata
 import warnings
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,16 +22,18 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, unquote_to_bytes
 
 from PIL import Image as PILImage
-from PIL import ImageOps, JpegImagePlugin
 
 from deckgen.cache import build_cache
 from deckgen.errors import Diagnostics
 from deckgen.model import Image
 
 if TYPE_CHECKING:  # imported when needed: a build without a picture pool or colour
-    import multiprocessing.context  # profile does not pay for them
+    import concurrent.futures  # profile does not pay for them
+    import multiprocessing.context
 
     from PIL import ImageCms
+
+    from deckgen.cache import EncodedKey
 
 #: The resolution a picture is embedded at, in pixels per inch of its placed size.
 DEFAULT_DPI = 220
@@ -39,6 +43,12 @@ DEFAULT_DPI = 220
 JPEG_QUALITY = 85
 MIN_JPEG_QUALITY = 70
 PHOTO_BITS_PER_PIXEL = 1.0
+#: The quality is chosen by encoding this many bands of 16 rows (one row of JPEG blocks),
+#: spread evenly over the photo, instead of the whole photo at each quality: an eighth of
+#: the pixels of a 1000-row photo, and an estimate within 6% of the whole encoding (measured
+#: on the benchmark photos: standard deviation 2%).
+QUALITY_SAMPLE_BANDS = 8
+QUALITY_SAMPLE_ROWS = 16
 #: Pictures larger than this many pixels are refused (decompression bombs).
 MAX_PIXELS = 120_000_000
 #: SVG files larger than this many bytes are refused.
@@ -48,14 +58,19 @@ MAX_SVG_BYTES = 20_000_000
 PORTABLE_FORMATS = {"PNG": "png", "JPEG": "jpg"}
 #: Pillow's names of JPEG formats (MPO: a JPEG with more pictures after the first).
 JPEG_FORMATS = {"JPEG", "MPO"}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: PNG chunks that may say how the picture is oriented (EXIF; XMP or ImageMagick's EXIF in
+#: text), which Pillow reads before the pixels only unless it decodes them.
+PNG_METADATA_CHUNKS = {b"eXIf", b"tEXt", b"zTXt", b"iTXt"}
 #: The pseudo format name of a vector picture, rasterised with cairosvg.
 SVG = "SVG"
 #: Modes a portable picture may have and still be embedded byte for byte.
 PORTABLE_MODES = {"1", "L", "LA", "P", "RGB", "RGBA"}
-#: A PNG or JPEG file is embedded as it is, without decoding more than a check, when it
-#: needs no conversion and is no larger than this many bytes per pixel shown (2 bits: about
-#: what a photo re-encoded at its placed size takes), even when it has more pixels than the
-#: placed size needs; a larger one is re-encoded, and kept only if that is not smaller.
+#: A PNG or JPEG file is embedded as it is, when it needs no conversion and is no larger
+#: than this many bytes per pixel shown (2 bits: about what a photo re-encoded at its placed
+#: size takes), even when it has more pixels than the placed size needs; a larger one is
+#: re-encoded, and kept only if that is not smaller. Such a PNG is not decoded at all (its
+#: chunks are checked: `check_png`), such a JPEG only at 1/8 scale, to find a truncation.
 KEEP_BYTES_PER_PIXEL = 0.25
 #: A JPEG is decoded at the decoder's 1/2, 1/4 or 1/8 scale (two to four times faster than
 #: a full decode and a downscale) also when that leaves it up to this fraction short of the
@@ -299,6 +314,8 @@ def inspect_file(path: Path) -> ImageSource:
         with path.open("rb") as stream:
             head = stream.read(4096)
             size = os.fstat(stream.fileno()).st_size
+            if head.startswith(PNG_SIGNATURE):  # checked whole: see check_png
+                head += stream.read()
     except OSError as exc:
         raise Unreadable(f"cannot be read ({exc.strerror or exc})") from exc
     if _is_svg(head, path.name):
@@ -310,7 +327,7 @@ def inspect_file(path: Path) -> ImageSource:
         except OSError as exc:
             raise Unreadable(f"cannot be read ({exc.strerror or exc})") from exc
         return _inspect_svg(path, data)
-    return _inspect_raster(path, b"", head, size)
+    return _inspect_raster(path, head, size)
 
 
 def _inspect_file_remembered(path: Path) -> ImageSource:
@@ -331,20 +348,22 @@ def inspect_bytes(data: bytes, svg_hint: bool = False) -> ImageSource:
     """What an in-memory picture (a data: URI) holds."""
     if _is_svg(data[:4096], "x.svg" if svg_hint else ""):
         return _inspect_svg(None, data)
-    return _inspect_raster(None, data, data[:4096], len(data))
+    return _inspect_raster(None, data, len(data))
 
 
-def _inspect_raster(path: Path | None, data: bytes, head: bytes,
-                    byte_size: int) -> ImageSource:
+def _inspect_raster(path: Path | None, content: bytes, byte_size: int) -> ImageSource:
+    """A raster picture inspected from its header, without decoding its pixels; `content`
+    is the picture itself when `path` is None, else the file's first bytes, or the whole
+    file for a PNG (whose chunks are all checked)."""
+    png = content.startswith(PNG_SIGNATURE)
     try:
-        with _open(path, data) as opened:
+        late_metadata = check_png(content).late_metadata if png else False
+        with _open(path, content) as opened:  # by name, so Pillow imports one plugin only
             width, height = opened.size
             _check_pixels(width, height)
             kind, mode = opened.format or "", opened.mode
-            orientation = _orientation(opened)
+            orientation = _orientation(opened, decode_for_metadata=late_metadata or not png)
             animated = bool(getattr(opened, "is_animated", False))
-        with _open(path, data) as checked:
-            checked.verify()
     except Unreadable:
         raise
     except OSError as exc:
@@ -354,9 +373,59 @@ def _inspect_raster(path: Path | None, data: bytes, head: bytes,
     except Exception as exc:  # Pillow's decoders raise many types on broken input
         raise Unreadable(f"cannot be read ({_describe(exc)})") from exc
     deep = mode.startswith("I;16") or mode in ("I", "F") or (
-        head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) > 24 and head[24] == 16)
-    return ImageSource(path, data, kind, mode, (width, height), orientation, deep, animated,
-                       byte_size)
+        png and len(content) > 24 and content[24] == 16)
+    return ImageSource(path, content if path is None else b"", kind, mode, (width, height),
+                       orientation, deep, animated, byte_size)
+
+
+@dataclass(frozen=True)
+class PngLayout:
+    """What a PNG's chunk structure says: its stored size, and whether metadata that may
+    orient it follows its pixels."""
+
+    size: tuple[int, int]
+    late_metadata: bool
+
+
+def check_png(data: bytes) -> PngLayout:
+    """Every chunk of a PNG present, whole and matching its checksum, up to IEND, with
+    pixel data: what catches a truncated or damaged file, as Pillow's verify() does but
+    without a second open. The pixel data is not decompressed (that costs as much as
+    decoding): a deflate stream broken under valid checksums, which only a faulty writer
+    makes, is not caught here."""
+    view = memoryview(data)
+    position = len(PNG_SIGNATURE)
+    size: tuple[int, int] | None = None
+    pixels = late_metadata = False
+    while True:
+        if position + 8 > len(data):
+            raise Unreadable("cannot be read (truncated PNG file: no IEND chunk)")
+        length, kind = struct.unpack_from(">I4s", data, position)
+        name = kind.decode("latin-1")
+        if not kind.isalpha() or not kind.isascii():
+            raise Unreadable(f"cannot be read (broken PNG file: chunk {name!r})")
+        end = position + 12 + length
+        if end > len(data):
+            raise Unreadable(f"cannot be read (truncated PNG file: its {name} chunk is cut "
+                             "short)")
+        body = view[position + 8:end - 4]
+        (checksum,) = struct.unpack_from(">I", data, end - 4)
+        if zlib.crc32(body, zlib.crc32(kind)) != checksum:
+            raise Unreadable(f"cannot be read (broken PNG file: bad checksum in its {name} "
+                             "chunk)")
+        if size is None:
+            if kind != b"IHDR" or length < 8:
+                raise Unreadable("cannot be read (broken PNG file: no IHDR chunk first)")
+            size = struct.unpack_from(">II", data, position + 8)
+        elif kind == b"IDAT":
+            pixels = True
+        elif kind == b"IEND":
+            if not pixels:
+                raise Unreadable("cannot be read (PNG file without pixel data)")
+            return PngLayout(size, late_metadata)
+        elif pixels and kind in PNG_METADATA_CHUNKS:
+            late_metadata = True
+        position = end
 
 
 def _inspect_svg(path: Path | None, data: bytes) -> ImageSource:
@@ -405,10 +474,14 @@ def _cairosvg() -> ModuleType | None:
         return None
 
 
-def _orientation(opened: PILImage.Image) -> int:
-    """The EXIF orientation (1-8); 1 when there is none or the EXIF data is broken."""
+def _orientation(opened: PILImage.Image, decode_for_metadata: bool = True) -> int:
+    """The EXIF orientation (1-8); 1 when there is none or the EXIF data is broken. Pillow
+    decodes a PNG to look for EXIF after its pixels: `decode_for_metadata` False reads only
+    the metadata before them (all there is when check_png found none after them)."""
     try:
-        value = opened.getexif().get(EXIF_ORIENTATION, 1)
+        exif = (opened.getexif() if decode_for_metadata
+                else PILImage.Image.getexif(opened))
+        value = exif.get(EXIF_ORIENTATION, 1)
     except Exception:  # broken EXIF must not cost the picture
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
@@ -496,30 +569,61 @@ class _Sized(Protocol):
 def encode_images(placements: Iterable[Placement], dpi: int, note: Path,
                   diagnostics: Diagnostics, workers: int | None = None
                   ) -> dict[PreparedImage, PreparedImage]:
-    """Each placed picture's bytes at its placed size × `dpi`: decoded and encoded once per
-    source (at the largest size it is placed at, so every placement shares the bytes), in a
-    process pool when there are several large pictures. Maps each prepared image to its
-    encoded one; a picture that fails to decode gets a `problem` and a warning."""
+    """Each placed picture's bytes at its placed size × `dpi` (see `Encoding`), waited for:
+    maps each prepared image to its encoded one; a picture that fails to decode gets a
+    `problem` and a warning."""
     placed = list(placements)
-    targets: dict[ImageSource, tuple[int, int]] = {}
-    for placement in placed:
-        source = placement.image.source
-        if source is None or placement.image.data:
-            continue
-        width, height = target_pixels(placement.box.w, placement.box.h, dpi)
-        before = targets.get(source, (0, 0))
-        targets[source] = (max(before[0], width), max(before[1], height))
-    jobs = [EncodeJob(source, target) for source, target in targets.items()]
-    outcomes = dict(zip(targets, _run_remembered(jobs, workers), strict=True))
-    encoded: dict[PreparedImage, PreparedImage] = {}
-    for placement in placed:
-        image = placement.image
-        if image in encoded:
-            continue
+    with Encoding(placed, dpi, workers) as encoding:
+        return {placement.image: encoding.encoded(placement.image, note, diagnostics)
+                for placement in placed}
+
+
+class Encoding:
+    """The placed pictures being encoded at their placed size × `dpi`: decoded and encoded
+    once per source (at the largest size it is placed at, so every placement shares the
+    bytes), all started at once in a process pool when there are several large pictures;
+    each is waited for only when it is asked for, so that whatever needs the first pictures
+    goes on while the pool encodes the next. Pictures an earlier build of this process
+    encoded from the same bytes for the same size are reused (build --watch)."""
+
+    def __init__(self, placements: Iterable[Placement], dpi: int,
+                 workers: int | None = None) -> None:
+        targets: dict[ImageSource, tuple[int, int]] = {}
+        for placement in placements:
+            source = placement.image.source
+            if source is None or placement.image.data:
+                continue
+            width, height = target_pixels(placement.box.w, placement.box.h, dpi)
+            before = targets.get(source, (0, 0))
+            targets[source] = (max(before[0], width), max(before[1], height))
+        self._cache = build_cache()
+        self._keys: dict[ImageSource, EncodedKey] = {}
+        self._outcomes: dict[ImageSource, Encoded] = {}
+        fresh: list[EncodeJob] = []
+        for source, target in targets.items():
+            digest = self._cache.digest(source) if self._cache is not None else None
+            if self._cache is not None and digest is not None:
+                key = self._keys[source] = (digest, target)
+                known = self._cache.encoded_for(key)
+                if known is not None:
+                    self._outcomes[source] = known
+                    continue
+            fresh.append(EncodeJob(source, target))
+        self._job_of = {job.source: index for index, job in enumerate(fresh)}
+        self._runner = JobRunner(fresh, workers)
+        self._encoded: dict[PreparedImage, PreparedImage] = {}
+
+    def encoded(self, image: PreparedImage, note: Path,
+                diagnostics: Diagnostics) -> PreparedImage:
+        """The image with its bytes (waiting for them), or with a `problem` and, the first
+        time it is asked for, a warning: at its line in the note, or naming the file of a
+        theme's picture (which is left out)."""
+        done = self._encoded.get(image)
+        if done is not None:
+            return done
         if image.source is None or image.data:
-            encoded[image] = image
-            continue
-        outcome = outcomes[image.source]
+            return image
+        outcome = self._outcome(image.source)
         if outcome.problem:
             problem = f"image {image.name} {outcome.problem}; a placeholder is shown"
             if image.ref.line:
@@ -527,50 +631,89 @@ def encode_images(placements: Iterable[Placement], dpi: int, note: Path,
             else:  # a theme's picture: not in the note
                 problem = f"image {image.name} {outcome.problem}; left out"
                 diagnostics.warn(problem, image.path)
-            encoded[image] = replace(image, problem=problem)
+            done = replace(image, problem=problem)
         else:
-            encoded[image] = replace(image, data=outcome.data, extension=outcome.extension,
-                                     embedded_size=outcome.size, source=None)
-    return encoded
+            done = replace(image, data=outcome.data, extension=outcome.extension,
+                           embedded_size=outcome.size, source=None)
+        self._encoded[image] = done
+        return done
+
+    def _outcome(self, source: ImageSource) -> Encoded:
+        known = self._outcomes.get(source)
+        if known is None:
+            known = self._outcomes[source] = self._runner.result(self._job_of[source])
+            key = self._keys.get(source)
+            if self._cache is not None and key is not None and not known.problem:
+                self._cache.remember(key, known)  # a failure may be the file system's
+        return known
+
+    def close(self) -> None:
+        """Stop the pool: pictures not yet encoded are dropped."""
+        self._runner.close()
+
+    def __enter__(self) -> Encoding:
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        self.close()
 
 
-def _run_remembered(jobs: Sequence[EncodeJob], workers: int | None) -> list[Encoded]:
-    """run_jobs, reusing what an earlier build of this process encoded from the same bytes
-    for the same size (build --watch): only new or changed pictures are encoded."""
-    cache = build_cache()
-    if cache is None:
-        return run_jobs(jobs, workers)
-    keys = []
-    for job in jobs:
-        digest = cache.digest(job.source)
-        keys.append(None if digest is None else (digest, job.target))
-    known = [None if key is None else cache.encoded_for(key) for key in keys]
-    fresh = iter(run_jobs([job for job, found in zip(jobs, known, strict=True)
-                           if found is None], workers))
-    outcomes = []
-    for key, found in zip(keys, known, strict=True):
+class JobRunner:
+    """Encode jobs: all submitted at once, in order, to a process pool when there are
+    several large pictures (`workers` forces a pool of that size; 1 forces serial), else
+    each encoded here when its result is asked for. The pool stops once every result has
+    been collected."""
+
+    def __init__(self, jobs: Sequence[EncodeJob], workers: int | None = None) -> None:
+        self.jobs = list(jobs)
+        self._results: dict[int, Encoded] = {}
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._futures: list[concurrent.futures.Future[Encoded]] = []
+        count = pool_size(self.jobs) if workers is None else min(workers, len(self.jobs))
+        if count <= 1:
+            return
+        from concurrent.futures import ProcessPoolExecutor  # only a build with a pool
+
+        try:
+            self._pool = ProcessPoolExecutor(max_workers=count, mp_context=_pool_context())
+            self._futures = [self._pool.submit(encode_job, job) for job in self.jobs]
+        except (OSError, ImportError, NotImplementedError, RuntimeError):
+            self.close()  # no pool here (no semaphores, too many processes): serially
+
+    def result(self, index: int) -> Encoded:
+        """The result of the job at `index`, waiting for it."""
+        found = self._results.get(index)
         if found is None:
-            found = next(fresh)
-            if key is not None and not found.problem:  # a failure may be the file system's
-                cache.remember(key, found)
-        outcomes.append(found)
-    return outcomes
+            found = self._results[index] = self._collect(index)
+            if len(self._results) == len(self.jobs):
+                self.close()
+        return found
+
+    def _collect(self, index: int) -> Encoded:
+        if self._futures:
+            from concurrent.futures import CancelledError
+            from concurrent.futures.process import BrokenProcessPool
+
+            try:
+                return self._futures[index].result()
+            except (OSError, BrokenProcessPool, CancelledError):
+                pass  # a worker died or the pool was stopped: encode it here
+        return encode_job(self.jobs[index])
+
+    def close(self) -> None:
+        """Stop the pool, dropping the jobs it has not started."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 def run_jobs(jobs: Sequence[EncodeJob], workers: int | None = None) -> list[Encoded]:
-    """Encode pictures in order: serially, or in a process pool when there are several
-    large ones (`workers` forces a pool of that size; 1 forces serial)."""
-    count = pool_size(jobs) if workers is None else min(workers, len(jobs))
-    if count <= 1:
-        return [encode_job(job) for job in jobs]
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
+    """Encode pictures in order (see `JobRunner`) and wait for all of them."""
+    runner = JobRunner(jobs, workers)
     try:
-        with ProcessPoolExecutor(max_workers=count, mp_context=_pool_context()) as pool:
-            return list(pool.map(encode_job, jobs))
-    except (OSError, ImportError, BrokenProcessPool, NotImplementedError):
-        return [encode_job(job) for job in jobs]
+        return [runner.result(index) for index in range(len(runner.jobs))]
+    finally:
+        runner.close()
 
 
 def pool_size(jobs: Sequence[EncodeJob]) -> int:
@@ -623,20 +766,26 @@ def _encode(source: ImageSource, target: tuple[int, int]) -> Encoded:
         return _encoded(picture, photo=False, icc=None, palette=False)
     upright = source.upright_size
     shown_pixels = min(_pixels(upright), _pixels(target))
+    keep = source.embeddable_as_is and source.byte_size <= KEEP_BYTES_PER_PIXEL * shown_pixels
+    if keep and source.kind == "PNG":
+        data = source.read()
+        if check_png(data).size != source.stored_size:
+            raise Unreadable("changed while the deck was built; build again")
+        return Encoded(data, "png", upright)
+    jpeg = source.kind in JPEG_FORMATS  # also MPO (phones, 3D)
     with _open(source.path, source.inline) as opened:
         _check_pixels(*opened.size)
-        if source.embeddable_as_is and source.byte_size <= KEEP_BYTES_PER_PIXEL * shown_pixels:
+        if keep:
             _verify_decodes(opened)
             return Encoded(source.read(), PORTABLE_FORMATS[source.kind], upright)
-        if isinstance(opened, JpegImagePlugin.JpegImageFile):  # also MPO (phones, 3D)
+        if jpeg:
             stored_target = target if upright == source.stored_size else target[::-1]
             opened.draft(opened.mode, draft_request(opened.size, stored_target))
         opened.seek(0)
         opened.load()
         icc = opened.info.get("icc_profile")
-        picture = downscale(normalise(opened), target)
-    photo = source.kind in JPEG_FORMATS or (source.mode not in ("P", "PA")
-                                      and looks_like_photo(picture))
+        picture = downscale(normalise(opened), target, photo=jpeg)
+    photo = jpeg or (source.mode not in ("P", "PA") and looks_like_photo(picture))
     encoded = _encoded(picture, photo, icc if isinstance(icc, bytes) else None,
                        palette=source.mode in ("P", "PA"))
     if source.embeddable_as_is and source.byte_size <= len(encoded.data):
@@ -645,9 +794,10 @@ def _encode(source: ImageSource, target: tuple[int, int]) -> Encoded:
 
 
 def _verify_decodes(opened: PILImage.Image) -> None:
-    """Decode a picture we embed as it is, at the smallest size its format allows, so a
-    truncated or corrupt file is caught rather than shipped."""
-    if isinstance(opened, JpegImagePlugin.JpegImageFile):
+    """Decode a picture we embed as it is (a JPEG; a PNG's chunks are checked instead), at
+    the smallest size its format allows, so a truncated or corrupt file is caught rather
+    than shipped."""
+    if opened.format in JPEG_FORMATS:
         opened.draft(opened.mode, (max(1, opened.width // 8), max(1, opened.height // 8)))
     opened.load()
 
@@ -657,6 +807,8 @@ def normalise(opened: PILImage.Image) -> PILImage.Image:
     or LA; CMYK and palettes to RGB; transparency kept only where some pixel uses it."""
     picture = opened
     if _orientation(opened) != 1:
+        from PIL import ImageOps  # only for a turned picture
+
         picture = ImageOps.exif_transpose(opened) or opened
     mode = picture.mode
     if mode.startswith("I;16") or mode == "I":
@@ -724,13 +876,19 @@ def _decoder_scale(stored: tuple[int, int], request: tuple[int, int]) -> int:
     return next(scale for scale in (8, 4, 2, 1) if fits >= scale or scale == 1)
 
 
-def downscale(picture: PILImage.Image, target: tuple[int, int]) -> PILImage.Image:
-    """The picture no larger than it needs to be to cover `target` (never enlarged)."""
+def downscale(picture: PILImage.Image, target: tuple[int, int],
+              photo: bool = False) -> PILImage.Image:
+    """The picture no larger than it needs to be to cover `target` (never enlarged): a
+    photo re-encoded as JPEG with the bicubic filter, a quarter faster than Lanczos, which
+    keeps the sharpness of a diagram's edges and text. (Measured on the benchmark photos,
+    decoded at half size and downscaled to 1200 and 800 pixels wide: 0.05 to 0.14 dB less
+    PSNR after encoding at quality 70 to 85, against 35 to 37 dB that the encoding leaves.)"""
     scale = max(target[0] / picture.width, target[1] / picture.height)
     if scale >= 1:
         return picture
     size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
-    return picture.resize(size, PILImage.Resampling.LANCZOS)
+    resampling = PILImage.Resampling.BICUBIC if photo else PILImage.Resampling.LANCZOS
+    return picture.resize(size, resampling)
 
 
 def looks_like_photo(picture: PILImage.Image) -> bool:
@@ -756,16 +914,14 @@ def _encoded(picture: PILImage.Image, photo: bool, icc: bytes | None,
              palette: bool) -> Encoded:
     """A photo as JPEG (quality 85, lower for a busy one), anything else as PNG; a picture
     whose source had a palette (a GIF, a PNG-8) back to a palette of 256 colours after
-    downscaling (a third of the bytes)."""
+    downscaling (a third of the bytes). The JPEG's Huffman tables are the standard ones:
+    optimising them would save 2.5% of its bytes for twice the time of the encoding."""
     picture = _to_srgb(picture, icc)
     size = picture.size
     out = io.BytesIO()
     if photo and picture.mode in ("RGB", "L"):
-        budget = PHOTO_BITS_PER_PIXEL / 8 * _pixels(size)
-        quality = JPEG_QUALITY
-        while quality > MIN_JPEG_QUALITY and _jpeg_bytes(picture, quality) > budget:
-            quality -= 5
-        picture.save(out, "JPEG", quality=quality, optimize=True)
+        quality = photo_quality(picture, PHOTO_BITS_PER_PIXEL / 8 * _pixels(size))
+        picture.save(out, "JPEG", quality=quality)
         return Encoded(out.getvalue(), "jpg", size)
     if palette and picture.mode in ("RGB", "RGBA"):
         picture = picture.quantize(256, method=PILImage.Quantize.FASTOCTREE,
@@ -774,11 +930,52 @@ def _encoded(picture: PILImage.Image, photo: bool, icc: bytes | None,
     return Encoded(out.getvalue(), "png", size)
 
 
-def _jpeg_bytes(picture: PILImage.Image, quality: int) -> int:
-    """The size of a quick (not optimised) JPEG encoding, ~5% above the final one."""
+def photo_quality(picture: PILImage.Image, budget: float) -> int:
+    """The highest JPEG quality, from `JPEG_QUALITY` down to `MIN_JPEG_QUALITY` in steps
+    of 5, whose encoding of the picture is estimated to take at most `budget` bytes."""
+    sample = _quality_sample(picture)
+    scale = picture.height / sample.height
+    quality = JPEG_QUALITY
+    while quality > MIN_JPEG_QUALITY and _estimated_jpeg_bytes(sample, scale, quality) > budget:
+        quality -= 5
+    return quality
+
+
+def _quality_sample(picture: PILImage.Image) -> PILImage.Image:
+    """`QUALITY_SAMPLE_BANDS` bands of rows spread evenly over the picture, one below the
+    other, each starting at a row of JPEG blocks (so that its blocks are the picture's own);
+    the picture itself when it is too small to be worth sampling."""
+    band = QUALITY_SAMPLE_ROWS
+    spacing = picture.height // QUALITY_SAMPLE_BANDS // band * band
+    if spacing < 2 * band:
+        return picture
+    sample = PILImage.new(picture.mode, (picture.width, band * QUALITY_SAMPLE_BANDS))
+    for index in range(QUALITY_SAMPLE_BANDS):
+        top = index * spacing + spacing // 2 // band * band
+        sample.paste(picture.crop((0, top, picture.width, top + band)), (0, index * band))
+    return sample
+
+
+def _estimated_jpeg_bytes(sample: PILImage.Image, scale: float, quality: int) -> float:
+    """The bytes a picture `scale` times as tall as its sample would take at `quality`: the
+    sample's scan data scaled, its tables (written once whatever the size) not."""
     out = io.BytesIO()
-    picture.save(out, "JPEG", quality=quality)
-    return out.tell()
+    sample.save(out, "JPEG", quality=quality)
+    encoded = out.getvalue()
+    tables = _jpeg_tables_length(encoded)
+    return tables + (len(encoded) - tables) * scale
+
+
+def _jpeg_tables_length(encoded: bytes) -> int:
+    """The length of a JPEG's markers before its first scan's data (its tables)."""
+    position = 2  # after the start-of-image marker
+    while position + 4 <= len(encoded) and encoded[position] == 0xFF:
+        marker = encoded[position + 1]
+        (length,) = struct.unpack_from(">H", encoded, position + 2)
+        position += 2 + length
+        if marker == 0xDA:  # start of scan: its header is the last of the tables
+            break
+    return position
 
 
 def _to_srgb(picture: PILImage.Image, icc: bytes | None) -> PILImage.Image:

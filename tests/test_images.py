@@ -759,17 +759,17 @@ def test_one_source_is_encoded_once_at_its_largest_placement(
     note, diagnostics = tmp_path / "n.md", Diagnostics()
     first = prepare_image(ref("p.jpg", 3), note, [], diagnostics)
     second = prepare_image(ref("./p.jpg", 9), note, [], diagnostics)
-    seen: list[list[EncodeJob]] = []
-    real_run = images.run_jobs
+    seen: list[EncodeJob] = []
+    real_encode = images.encode_job
 
-    def counting(jobs: list[EncodeJob], workers: int | None = None) -> list[images.Encoded]:
-        seen.append(list(jobs))
-        return real_run(jobs, workers)
+    def counting(job: EncodeJob) -> images.Encoded:
+        seen.append(job)
+        return real_encode(job)
 
-    monkeypatch.setattr(images, "run_jobs", counting)
+    monkeypatch.setattr(images, "encode_job", counting)
     encoded = encode_images(placements((first, 600), (second, 1200), (first, 300)),
                             DEFAULT_DPI, note, diagnostics)
-    assert len(seen) == 1 and len(seen[0]) == 1
+    assert len(seen) == 1
     assert encoded[first].data == encoded[second].data
     assert abs(encoded[first].embedded_size[0] - 1200) <= 2
     assert encoded[first].source is None and encoded[first].ok
