@@ -9,7 +9,7 @@ import gc
 import glob
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +17,7 @@ from typing import ParamSpec, TypeVar
 
 from deckgen.decorate import decorate_slides, theme_pictures
 from deckgen.errors import DeckgenError, Diagnostics
-from deckgen.images import DEFAULT_DPI, encode_images, prepare_images
+from deckgen.images import DEFAULT_DPI, Encoding, prepare_images
 from deckgen.layout import DeckLayout, Overflow, PictureShape, PlacedSlide, Shape, layout_deck
 from deckgen.measure import measurer_for
 from deckgen.model import Deck, DeckMeta
@@ -77,14 +77,74 @@ class BuildOptions:
     template: Path | None = None
 
 
+class PicturedSlides:
+    """Laid-out slides whose pictures are being encoded (images.Encoding): each slide is
+    final once its pictures are, with a placeholder instead of a note's picture that turns
+    out unreadable only when decoded (a theme's logo or background, which has no line in the
+    note, is left out instead). The pool stops once the last slide is final."""
+
+    def __init__(self, slides: list[PlacedSlide], encoding: Encoding, layout: DeckLayout,
+                 diagnostics: Diagnostics) -> None:
+        self._laid_out = slides
+        self._final: list[PlacedSlide] = []
+        self._encoding = encoding
+        self._layout = layout
+        self._diagnostics = diagnostics
+
+    def __len__(self) -> int:
+        return len(self._laid_out)
+
+    def __iter__(self) -> Iterator[PlacedSlide]:
+        """The final slides in order, each as soon as its pictures are encoded."""
+        for index in range(len(self._laid_out)):
+            while len(self._final) <= index:
+                self._final.append(self._finished(self._laid_out[len(self._final)]))
+                if len(self._final) == len(self._laid_out):
+                    self._encoding.close()
+            yield self._final[index]
+
+    def all(self) -> list[PlacedSlide]:
+        """Every final slide, waiting for the pictures still being encoded."""
+        return self._final if len(self._final) == len(self._laid_out) else list(self)
+
+    def close(self) -> None:
+        """Stop encoding (a build that stops early)."""
+        self._encoding.close()
+
+    def _finished(self, slide: PlacedSlide) -> PlacedSlide:
+        if not any(isinstance(shape, PictureShape) for shape in slide.shapes):
+            return slide
+        note, layout = self._layout.deck.source, self._layout
+
+        def final(shape: Shape) -> Shape | None:
+            if not isinstance(shape, PictureShape):
+                return shape
+            image = self._encoding.encoded(shape.image, note, self._diagnostics)
+            if image.ok:
+                return replace(shape, image=image)
+            if not image.ref.line:
+                return None
+            return replace(layout.placeholder(image, shape.box, 0),
+                           name=f"{shape.name} placeholder")
+
+        return replace(slide, shapes=tuple(shape for shape in map(final, slide.shapes)
+                                           if shape is not None))
+
+
 @dataclass(frozen=True)
 class Plan:
-    """Everything a build decides before it writes: the deck, its theme and its slides."""
+    """Everything a build decides before it writes: the deck, its theme and its slides
+    (whose pictures may still be being encoded: `plan_build`)."""
 
     deck: Deck
     theme: Theme
-    slides: list[PlacedSlide]
+    pictured: PicturedSlides
     output: Path
+
+    @property
+    def slides(self) -> list[PlacedSlide]:
+        """The slides with their pictures encoded (waiting for those still being encoded)."""
+        return self.pictured.all()
 
 
 def output_path(options: BuildOptions) -> Path:
@@ -101,9 +161,14 @@ def output_path(options: BuildOptions) -> Path:
 
 @without_cycle_collection
 def plan_build(options: BuildOptions, diagnostics: Diagnostics,
-               progress: BuildProgress | None = None) -> Plan:
-    """Read, parse and lay out a deck without writing anything; `progress` hears of each
-    stage."""
+               progress: BuildProgress | None = None,
+               encode_while_rendering: bool = False) -> Plan:
+    """Read, parse and lay out a deck and encode its pictures, without writing anything;
+    `progress` hears of each stage. With `encode_while_rendering`, the pictures are still
+    being encoded when the plan is returned, and `write_deck` renders each slide as soon as
+    its pictures are ready (the pool's work overlaps the rendering): a picture that turns
+    out unreadable only then is warned about during `write_deck`, so a caller that refuses
+    to write a deck with warnings must not ask for it."""
     progress = progress or SilentProgress()
     output = output_path(options)
     text = read_source(options.source)
@@ -132,9 +197,14 @@ def plan_build(options: BuildOptions, diagnostics: Diagnostics,
     slides = layout_deck(deck, theme, measurer, images, options.overflow, diagnostics)
     slides = decorate_slides(slides, theme, deck.meta, theme_pictures(theme, diagnostics))
     layout = DeckLayout(theme, measurer, images, options.overflow, diagnostics, deck)
-    slides = embed_pictures(slides, options.image_dpi, layout, diagnostics)
+    pictured = start_pictures(slides, options.image_dpi, layout, diagnostics)
+    if not encode_while_rendering:
+        try:
+            pictured.all()
+        finally:
+            pictured.close()  # only stops anything when waiting failed
     progress.stage("laid out")
-    return Plan(deck, theme, slides, output)
+    return Plan(deck, theme, pictured, output)
 
 
 def located_in_front_matter(error: DeckgenError, options: BuildOptions, deck: Deck,
@@ -163,45 +233,43 @@ def template_path(options: BuildOptions, deck: Deck) -> Path | None:
     return None
 
 
-def embed_pictures(slides: list[PlacedSlide], dpi: int, layout: DeckLayout,
-                   diagnostics: Diagnostics) -> list[PlacedSlide]:
-    """Each placed picture encoded at its placed size × dpi (images.encode_images); a
-    placeholder instead of a note's picture that turns out unreadable only when decoded (a
-    theme's logo or background, which has no line in the note, is left out instead)."""
+def start_pictures(slides: list[PlacedSlide], dpi: int, layout: DeckLayout,
+                   diagnostics: Diagnostics) -> PicturedSlides:
+    """Start encoding each placed picture at its placed size × dpi (images.Encoding)."""
     placed = [shape for slide in slides for shape in slide.shapes
               if isinstance(shape, PictureShape)]
-    encoded = encode_images(placed, dpi, layout.deck.source, diagnostics)
+    return PicturedSlides(slides, Encoding(placed, dpi), layout, diagnostics)
 
-    def final(shape: Shape) -> Shape | None:
-        if not isinstance(shape, PictureShape):
-            return shape
-        image = encoded[shape.image]
-        if image.ok:
-            return replace(shape, image=image)
-        if not image.ref.line:
-            return None
-        return replace(layout.placeholder(image, shape.box, 0), name=f"{shape.name} placeholder")
 
-    return [replace(slide, shapes=tuple(shape for shape in map(final, slide.shapes)
-                                        if shape is not None))
-            for slide in slides]
+def embed_pictures(slides: list[PlacedSlide], dpi: int, layout: DeckLayout,
+                   diagnostics: Diagnostics) -> list[PlacedSlide]:
+    """The slides with each placed picture encoded at its placed size × dpi; a placeholder
+    instead of a note's picture that turns out unreadable only when decoded (see
+    PicturedSlides)."""
+    return start_pictures(slides, dpi, layout, diagnostics).all()
 
 
 def build(options: BuildOptions, diagnostics: Diagnostics,
           progress: BuildProgress | None = None) -> Plan:
-    """Build the deck and write it atomically; returns what was built."""
+    """Build the deck and write it atomically, rendering while the pictures are encoded;
+    returns what was built."""
     progress = progress or SilentProgress()
-    return write_deck(plan_build(options, diagnostics, progress), progress)
+    return write_deck(plan_build(options, diagnostics, progress,
+                                 encode_while_rendering=True), progress)
 
 
 @without_cycle_collection
 def write_deck(plan: Plan, progress: BuildProgress | None = None) -> Plan:
-    """Render a planned deck and write it atomically; returns the plan."""
+    """Render a planned deck, each slide as soon as its pictures are encoded, and write it
+    atomically; returns the plan."""
     from deckgen.render import render_deck  # python-pptx: only a build that writes needs it
 
     progress = progress or SilentProgress()
-    data = render_deck(counted(plan.slides, len(plan.slides), progress), plan.theme,
-                       core_properties(plan.deck.meta), build_timestamp(plan.deck))
+    try:
+        data = render_deck(counted(plan.pictured, len(plan.pictured), progress), plan.theme,
+                           core_properties(plan.deck.meta), build_timestamp(plan.deck))
+    finally:
+        plan.pictured.close()
     progress.stage("rendered")
     write_atomically(plan.output, data)
     progress.stage("written")

@@ -342,8 +342,10 @@ def build_once(args: argparse.Namespace, out: TextIO, err: TextIO) -> tuple[int,
     diagnostics = Diagnostics()
     progress = None if args.quiet else StreamProgress(err)
     try:
+        # Under --strict every warning must be known before writing: the pictures are all
+        # encoded first; otherwise slides are rendered while the pool encodes them.
         plan = plan_build(build_options(args, args.source, args.output), diagnostics,
-                          progress)
+                          progress, encode_while_rendering=not args.strict)
         refused = args.strict and bool(diagnostics.warnings)
         if not refused:
             write_deck(plan, progress)
@@ -445,7 +447,8 @@ def run_preview(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         diagnostics = Diagnostics()
         with tempfile.TemporaryDirectory(prefix="deckgen-preview-") as work:
             deck = Path(work) / f"{target.stem}.pptx"
-            plan = write_deck(plan_build(build_options(args, target, deck), diagnostics))
+            plan = write_deck(plan_build(build_options(args, target, deck), diagnostics,
+                                         encode_while_rendering=True))
             report(diagnostics, err, quiet=args.quiet, verbose=args.verbose)
             result = preview_deck(deck, folder, args.width, faces=theme_faces([plan.theme]))
     if not args.quiet:
