@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar, cast
 
 from deckgen.errors import Diagnostics
 from deckgen.model import (
@@ -37,6 +38,8 @@ from deckgen.model import (
     TimelineEntry,
     plain_text,
 )
+
+Result = TypeVar("Result")
 
 #: Headings of these levels open a slide; deeper ones stay inside the section's body.
 SLIDE_HEADING_LEVELS = (1, 2, 3)
@@ -128,8 +131,56 @@ class _Section:
         return _timeline_entries(self.era_children())
 
 
+class _Remembered:
+    """What a build made of blocks, found again by the identity of the blocks (and the
+    other arguments): the parser gives the sections of the note that did not change the
+    very same block objects (parse.keep_between_builds). The blocks are kept with each
+    result, so that no other object takes their ids meanwhile. What is made this way
+    reports nothing (a result found again would not report it again)."""
+
+    def __init__(self, last: dict[tuple[object, ...], tuple[tuple[Block, ...], Any]]) -> None:
+        self.last = last
+        self.now: dict[tuple[object, ...], tuple[tuple[Block, ...], Any]] = {}
+
+    def get(self, key: tuple[object, ...], blocks: Sequence[Block],
+            make: Callable[[], Result]) -> Result:
+        """The result of `make` for these blocks, made again only for other blocks."""
+        full_key = (*key, *map(id, blocks))
+        found = self.last.get(full_key) or self.now.get(full_key)
+        if found is None:
+            found = (tuple(blocks), make())
+        self.now[full_key] = found
+        return cast(Result, found[1])
+
+
+#: The results of the last build, while a long-running process keeps them between builds.
+_kept: dict[tuple[object, ...], tuple[tuple[Block, ...], Any]] | None = None
+#: Where the build under way finds and leaves its results (None: it keeps none).
+_remembered: _Remembered | None = None
+
+
+def keep_between_builds(keep: bool = True) -> None:
+    """Start (or stop) keeping what each build made of each section for the next build
+    (`build --watch`), which then makes again only what the sections that changed need."""
+    global _kept
+    _kept = {} if keep else None
+
+
 def build_deck(document: Document, diagnostics: Diagnostics) -> Deck:
     """The slides of a document: a title slide, then one slide (or more) per section."""
+    global _kept, _remembered
+    if _kept is None:
+        return _build_deck(document, diagnostics)
+    _remembered = _Remembered(_kept)
+    try:
+        deck = _build_deck(document, diagnostics)
+        _kept = _remembered.now  # this build's results, and no more: a watch does not grow
+    finally:
+        _remembered = None
+    return deck
+
+
+def _build_deck(document: Document, diagnostics: Diagnostics) -> Deck:
     root = _sections(document.blocks)
     meta = _deck_meta(document, root)
     slides: list[Slide] = [Slide(SlideKind.TITLE, meta.title, 1, subtitle=meta.subtitle,
@@ -215,6 +266,15 @@ def _section_slides(section: _Section, diagnostics: Diagnostics) -> list[Slide]:
 def _content_slides(section: _Section, title: str, diagnostics: Diagnostics,
                     kind: SlideKind = SlideKind.CONTENT, kicker: str = "") -> list[Slide]:
     """A slide per stretch of the section between `---` rules."""
+    if _remembered is None:
+        return _new_content_slides(section, title, kind, kicker)
+    return list(_remembered.get(
+        ("content", title, kind, kicker, section.line), section.blocks,
+        lambda: tuple(_new_content_slides(section, title, kind, kicker))))
+
+
+def _new_content_slides(section: _Section, title: str, kind: SlideKind,
+                        kicker: str) -> list[Slide]:
     slides: list[Slide] = []
     for chunk in _split_at_rules(section.blocks):
         body, images, explicit = slide_body(chunk)
@@ -463,6 +523,13 @@ def _list_item(paragraph: Paragraph) -> ListItem:
 
 def _is_references(section: _Section) -> bool:
     """Whether a section holds only links (a references list)."""
+    if _remembered is None:
+        return _holds_only_links(section)
+    return _remembered.get(("references", section.title), section.blocks,
+                           lambda: _holds_only_links(section))
+
+
+def _holds_only_links(section: _Section) -> bool:
     blocks = [b for b in section.blocks if not isinstance(b, ThematicBreak | NotesBlock)]
     if not blocks:
         return False

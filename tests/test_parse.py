@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from deckgen import parse as parse_module
 from deckgen.errors import DeckgenError, Diagnostics, Level
 from deckgen.model import (
     Code,
@@ -453,3 +457,164 @@ def test_an_unknown_inline_tag_pair_warns_once(tmp_path: Path) -> None:
                    diagnostics)
     assert [d.message for d in diagnostics.items] == [
         "unsupported HTML <marquee> dropped; write it as Markdown"]
+
+
+# --- parsing in sections, as a watch does ----------------------------------------------------
+
+
+@pytest.fixture
+def kept_sections() -> Iterator[None]:
+    """Sections kept between parses, as while `build --watch` runs."""
+    parse_module.keep_between_builds()
+    try:
+        yield
+    finally:
+        parse_module.keep_between_builds(False)
+
+
+def parsed_twice(text: str) -> tuple[tuple[Document | str, list], tuple[Document | str, list]]:
+    """The note parsed in one piece and, sections kept, in sections: with their
+    diagnostics, or the error each raises."""
+    diagnostics = Diagnostics()
+    try:
+        in_sections: Document | str = parse_document(SOURCE, text, diagnostics)
+    except DeckgenError as error:
+        in_sections = str(error)
+    whole_diagnostics = Diagnostics()
+    parse_module.keep_between_builds(False)
+    try:
+        whole: Document | str = parse_document(SOURCE, text, whole_diagnostics)
+    except DeckgenError as error:
+        whole = str(error)
+    finally:
+        parse_module.keep_between_builds()
+    return (whole, whole_diagnostics.items), (in_sections, diagnostics.items)
+
+
+#: Notes whose sections depend on each other: a heading line that is not one (inside a fence,
+#: a notes container, an HTML block, the front matter), definitions that apply to the whole
+#: note, nesting so deep that markdown-it drops the rest of the note.
+ENTANGLED_NOTES = {
+    "fence across a heading": "## A\n\n```\n## not a heading\n```\n\n## B\n\ntext\n",
+    "fence left open": "## A\n\n```\ncode\n## B\n\n## C\n",
+    "fence closed just before a heading": "## A\n\n~~~\ncode\n~~~\n## B\n",
+    "notes container across a heading": "## A\n\n::: notes\n## said\n:::\n\n## B\n",
+    "notes container left open": "## A\n\n::: notes\nsaid\n\n## B\n\ntext\n",
+    "HTML comment across a heading": "## A\n\n<!--\n## hidden\n-->\n\n## B\n",
+    "notes comment across a heading": "## A\n\n<!-- notes:\n## said\n-->\n## B\n",
+    "HTML block up to a heading": "## A\n\n<div>\n## in the block\n</div>\n\n## B\n",
+    "front matter with a comment line": "---\ntitle: T\n## a YAML comment\n---\n\n## A\n",
+    "front matter left open": "---\ntitle: T\n\n## A\n\ntext\n",
+    "front matter that is not YAML": "---\ntitle: [\n## A\n---\n\n## B\n",
+    "a list's first line taken for front matter": "- ]--\n## X\n-]\n",
+    "link definition in a later section": "## A\n\nSee [the docs][d].\n\n## B\n\n"
+                                          "[d]: https://example.com\n",
+    "nesting too deep": "## A\n\n" + "- " * 30 + "deep\n\n## B\n\nafter\n",
+    "control characters": "## A\n\nbell \x07 here\n\n## B\n\n\x1b[31mred\n",
+    "Note: paragraphs": "## A\n\nNote: said\n\nmore\n\n## B\n\ntext\n",
+    "setext title, no final newline": "Title\n=====\n\n## A\n# B\ntext",
+    "headings only": "# A\n## B\n### C\n#### D\n##\n#nohash\n",
+}
+
+
+@pytest.mark.parametrize("text", ENTANGLED_NOTES.values(), ids=ENTANGLED_NOTES.keys())
+def test_sections_parse_to_the_blocks_of_the_whole_note(kept_sections: None,
+                                                        text: str) -> None:
+    whole, in_sections = parsed_twice(text)
+    assert in_sections == whole
+
+
+PIECES = (
+    "## H\n", "# T\n", "#### h\n", "##\n", "  ## indented\n", "\t## tab\n", "text *em* `c`\n",
+    "\n", "\n", "```\n", "~~~\n", "````\n", "    code\n", "::: notes\n", ":::\n", "::::\n",
+    "<!--\n", "-->\n", "<!-- notes:\n", "<div>\n", "</div>\n", "<pre>\n", "</pre>\n",
+    "- item\n", "  - nested\n", "1. one\n", "> quote\n", "| a | b |\n", "|---|---|\n",
+    "---\n", "===\n", "Note: said\n", "![p](p.png)\n", "[r]: http://x.y\n", "see [r]\n",
+    "- ]--\n", "title: x\n", "...\n", "- " * 30 + "deep\n", "bell \x07\n",
+)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=40), st.booleans())
+def test_any_note_parses_the_same_in_sections(pieces: list[str], final_newline: bool) -> None:
+    text = "".join(pieces)
+    text = text if final_newline else text.rstrip("\n")
+    parse_module.keep_between_builds()
+    try:
+        whole, in_sections = parsed_twice(text)
+    finally:
+        parse_module.keep_between_builds(False)
+    assert in_sections == whole
+
+
+def sections_note(count: int) -> str:
+    """A note of front matter and `count` sections, each a heading, a sentence, a list."""
+    return "---\ntitle: T\n---\n\n" + "".join(
+        f"## Section {number}\n\nText of {number}.\n\n- item {number}\n\n"
+        for number in range(1, count + 1))
+
+
+def test_only_the_sections_that_changed_are_parsed_again(kept_sections: None) -> None:
+    first, _ = parse(sections_note(6))
+    second, _ = parse(sections_note(6).replace("Text of 3.", "Text of three."))
+    assert second == parsed_twice(sections_note(6).replace("Text of 3.", "Text of three."))[0][0]
+    reparsed = [block for before, block in zip(first.blocks, second.blocks, strict=True)
+                if block is not before]
+    assert [type(block) for block in reparsed] == [Heading, Paragraph, ListBlock]
+    assert reparsed[0].text == "Section 3"
+
+
+def test_a_line_inserted_moves_the_lines_of_what_follows(kept_sections: None) -> None:
+    parse(sections_note(4))
+    document, _ = parse(sections_note(4).replace("Text of 2.", "Text of 2.\n\nNew line."))
+    whole, _ = parsed_twice(sections_note(4).replace("Text of 2.", "Text of 2.\n\nNew line."))[0]
+    assert document == whole
+    headings = [block for block in document.blocks if isinstance(block, Heading)]
+    assert [heading.line for heading in headings] == [5, 11, 19, 25]
+
+
+def test_sections_moved_by_a_line_are_moved_not_parsed_again(
+        kept_sections: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    note = sections_note(4) + "## Last\n\n> <marquee>x</marquee>\n> - ![p](p.png)\n"
+    parse(note)
+    parsed: list[int] = []
+    parse_section = parse_module._parse_section
+
+    def counted(path: Path, text: str, first_line: int,
+                may_end_open: bool) -> parse_module.ParsedSection | None:
+        parsed.append(first_line)
+        return parse_section(path, text, first_line, may_end_open)
+
+    monkeypatch.setattr(parse_module, "_parse_section", counted)
+    edited = note.replace("Text of 2.", "Text of 2.\n\nA new line.")
+    document, diagnostics = parse(edited)
+    assert parsed == [10]  # the section of "## Section 2" only
+    assert (document, diagnostics.items) == parsed_twice(edited)[0]
+    assert [d.line for d in warnings_of(diagnostics)] == [33]  # moved down with its section
+
+
+def test_a_section_reparsed_reports_its_warnings_again(kept_sections: None) -> None:
+    text = "## A\n\n<marquee>x</marquee>\n\n## B\n\n<blink>y</blink>\n"
+    parse(text)
+    _, diagnostics = parse(text.replace("## A", "## A2"))
+    assert [(d.line, d.message) for d in warnings_of(diagnostics)] == [
+        (3, "unsupported HTML <marquee> dropped; write it as Markdown"),
+        (7, "unsupported HTML <blink> dropped; write it as Markdown")]
+    _, diagnostics = parse(text.replace("## A", "## A2\n"))  # B's warning moves down
+    assert [d.line for d in warnings_of(diagnostics)] == [4, 8]
+
+
+def test_only_the_last_notes_sections_are_kept(kept_sections: None) -> None:
+    parse(sections_note(5))
+    parse("## Other\n\ntext\n")
+    assert parse_module._kept_sections is not None
+    assert [key[1] for key in parse_module._kept_sections] == ["## Other\n\ntext\n"]
+
+
+def test_without_keeping_nothing_is_reused() -> None:
+    first, _ = parse(sections_note(3))
+    second, _ = parse(sections_note(3))
+    assert first == second
+    assert not any(before is after for before, after in zip(first.blocks, second.blocks,
+                                                            strict=True))
+    assert parse_module._kept_sections is None

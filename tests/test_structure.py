@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from deckgen import parse, structure
 from deckgen.errors import Diagnostics
 from deckgen.model import (
     Callout,
     Code,
     Deck,
+    Document,
+    Heading,
+    ListBlock,
+    ListItem,
+    Paragraph,
     Points,
     SlideKind,
     Span,
+    ThematicBreak,
     plain_text,
 )
 from deckgen.parse import parse_document, read_source
@@ -289,3 +297,124 @@ def test_references_slide_keeps_links() -> None:
     links = [span.link for block in slide.body for item in block.items for span in item.spans
              if span.link]
     assert links == ["https://kubernetes.io/docs/", "https://example.com/blog"]
+
+
+# --- what a watch keeps between builds -------------------------------------------------------
+
+
+@pytest.fixture
+def kept() -> Iterator[None]:
+    """Sections and what was made of them kept between builds, as while a watch runs."""
+    parse.keep_between_builds()
+    structure.keep_between_builds()
+    try:
+        yield
+    finally:
+        parse.keep_between_builds(False)
+        structure.keep_between_builds(False)
+
+
+def fresh_deck_of(text: str) -> Deck:
+    """The deck of a note built with nothing kept from an earlier build."""
+    parse.keep_between_builds(False)
+    structure.keep_between_builds(False)
+    try:
+        return deck_of(text)
+    finally:
+        parse.keep_between_builds()
+        structure.keep_between_builds()
+
+
+ERAS_NOTE = """# 역사
+
+## 가상화의 역사
+
+### 1960년대
+
+메인프레임의 시분할. 자원을 나누어 쓴다.
+
+### 2000년대 초
+
+하이퍼바이저가 널리 퍼진다.
+
+---
+
+둘째 장.
+
+### 2013년
+
+도커가 나온다.
+
+## 참고 자료
+
+- [Docs](https://kubernetes.io/docs/)
+- [Blog](https://example.com/blog)
+
+## 빈 제목
+
+### 하위
+
+text
+"""
+
+EDITS = {
+    "a sentence": ("도커가 나온다.", "도커가 나온다. 컨테이너가 퍼진다."),
+    "an era's heading": ("### 2000년대 초", "### 2000년대 말"),
+    "an era added": ("### 2013년", "### 1999년\n\n웹.\n\n### 2013년"),
+    "a rule removed": ("---\n\n둘째 장.", "둘째 장."),
+    "a link made text": ("- [Blog](https://example.com/blog)", "- Blog"),
+    "a section emptied": ("### 하위\n\ntext\n", ""),
+    "the eras' parent heading": ("## 가상화의 역사", "## 가상화 이야기"),
+    "the title": ("# 역사", "# History"),
+}
+
+
+@pytest.mark.parametrize("edit", EDITS.values(), ids=EDITS.keys())
+def test_a_rebuild_after_an_edit_makes_the_slides_a_fresh_build_makes(
+        kept: None, edit: tuple[str, str]) -> None:
+    deck_of(ERAS_NOTE)
+    edited = ERAS_NOTE.replace(*edit)
+    assert edited != ERAS_NOTE
+    assert deck_of(edited) == fresh_deck_of(edited)
+
+
+def test_slides_of_unchanged_sections_are_not_made_again(kept: None) -> None:
+    note = "".join(f"## Section {number}\n\nFirst. Second.\n\n- item\n\n"
+                   for number in range(1, 6))
+    first = deck_of(note)
+    second = deck_of(note.replace("## Section 4\n\nFirst.", "## Section 4\n\nChanged."))
+    made_again = [slide.title for before, slide in zip(first.slides[1:], second.slides[1:],
+                                                       strict=True) if slide is not before]
+    assert made_again == ["Section 4"]  # after the title slide, made every time
+
+
+def test_only_the_last_builds_results_are_kept(kept: None) -> None:
+    deck_of(ERAS_NOTE)
+    deck_of("## One\n\ntext\n")
+    assert structure._kept is not None
+    assert len(structure._kept) == 2  # the slide of "One", and its references check
+
+
+def test_kept_results_are_found_by_what_else_made_them_too(kept: None) -> None:
+    """The same block objects under another heading: another title (and line), and a list
+    of links with words beside them is a references slide only under a references title."""
+    links = ListBlock((ListItem((Paragraph((Span("Docs", link="https://example.com"),
+                                            Span(" to read")), 4),), 4),), False, 1, 4)
+    text, rule, more = Paragraph((Span("Text."),), 8), ThematicBreak(9), Paragraph(
+        (Span("More."),), 10)
+
+    def document(first: str, second: str, second_line: int) -> Document:
+        return Document(Path("notes.md"), {}, (
+            Heading(2, (Span(first),), 2), links,
+            Heading(2, (Span(second),), second_line), text, rule, more))
+
+    deck_of_document = lambda doc: build_deck(doc, Diagnostics())  # noqa: E731
+    before = deck_of_document(document("참고 자료", "One", 6))
+    after = deck_of_document(document("Reading", "One", 7))
+    assert [(slide.kind, slide.title) for slide in before.slides[1:]] == [
+        (SlideKind.REFERENCES, "참고 자료"), (SlideKind.CONTENT, "One"), (SlideKind.CONTENT, "One")]
+    assert [(slide.kind, slide.title, slide.line) for slide in after.slides[1:]] == [
+        (SlideKind.CONTENT, "Reading", 4), (SlideKind.CONTENT, "One", 8),
+        (SlideKind.CONTENT, "One", 7)]  # a slide after a rule: the heading's line
+    structure.keep_between_builds(False)
+    assert after == deck_of_document(document("Reading", "One", 7))
