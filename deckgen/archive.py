@@ -44,11 +44,40 @@ class Packed:
 
 def pack(name: str, data: bytes) -> Packed:
     """An entry stored (media) or deflated (anything else) as zipfile does it."""
-    if name.lower().endswith(STORED_SUFFIXES):
+    if is_stored(name):
         return Packed(data, zlib.crc32(data), len(data), zipfile.ZIP_STORED)
     deflater = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
     return Packed(deflater.compress(data) + deflater.flush(), zlib.crc32(data), len(data),
                   zipfile.ZIP_DEFLATED)
+
+
+def is_stored(name: str) -> bool:
+    """Whether an entry is stored as it is (media, already compressed)."""
+    return name.lower().endswith(STORED_SUFFIXES)
+
+
+class PackedEntries:
+    """Entries as an archive packed them, for the next archive of a long-running process
+    to reuse: a stored entry (a picture) by its very bytes object, as pictures kept between
+    builds are the same objects (hashing them would cost what their checksum costs); a
+    deflated entry by its bytes' value."""
+
+    def __init__(self) -> None:
+        self.stored: dict[int, Packed] = {}
+        self.deflated: dict[bytes, Packed] = {}
+
+    def get(self, name: str, data: bytes) -> Packed | None:
+        """The entry packed before, if these bytes were."""
+        if is_stored(name):  # a stored entry holds its bytes: no other object has their id
+            return self.stored.get(id(data))
+        return self.deflated.get(data)
+
+    def add(self, name: str, data: bytes, packed: Packed) -> None:
+        """Remember how these bytes were packed."""
+        if is_stored(name):
+            self.stored[id(data)] = packed
+        else:
+            self.deflated[data] = packed
 
 
 class Archive:
@@ -56,13 +85,17 @@ class Archive:
     they are known (zlib lets go of the interpreter while it deflates, so this overlaps the
     work that makes the next ones), then written in the order they are added."""
 
-    def __init__(self, timestamp: datetime, threads: int | None = None) -> None:
+    def __init__(self, timestamp: datetime, threads: int | None = None,
+                 reuse: PackedEntries | None = None) -> None:
         year = max(timestamp.year, 1980)
         self.dos_date = (year - 1980) << 9 | timestamp.month << 5 | timestamp.day
         self.dos_time = timestamp.hour << 11 | timestamp.minute << 5 | timestamp.second // 2
         self.pool = ThreadPoolExecutor(max_workers=threads or min(MAX_THREADS, _cores()))
-        self.pending: dict[str, Future[Packed]] = {}
+        self.pending: dict[str, Future[Packed] | Packed] = {}
         self.entries: list[tuple[str, Packed]] = []
+        #: What an earlier archive packed; with it, what this one packs is kept for the next.
+        self.reuse = reuse
+        self.packed = PackedEntries()
 
     def __enter__(self) -> Archive:
         return self
@@ -74,13 +107,20 @@ class Archive:
     def prepare(self, name: str, data: bytes) -> None:
         """Start packing an entry that will be added later (with these very bytes)."""
         if name not in self.pending:
-            self.pending[name] = self.pool.submit(pack, name, data)
+            self.pending[name] = self.known(name, data) or self.pool.submit(pack, name, data)
 
     def add(self, name: str, data: bytes) -> None:
         """The next entry of the archive."""
-        future = self.pending.pop(name, None)
-        self.entries.append((name, future.result() if future is not None
-                             else pack(name, data)))
+        pending = self.pending.pop(name, None)
+        packed = pending.result() if isinstance(pending, Future) else (
+            pending or self.known(name, data) or pack(name, data))
+        self.entries.append((name, packed))
+        if self.reuse is not None:
+            self.packed.add(name, data, packed)
+
+    def known(self, name: str, data: bytes) -> Packed | None:
+        """The entry as the earlier archive packed it, if it packed these bytes."""
+        return self.reuse.get(name, data) if self.reuse is not None else None
 
     def close(self) -> bytes:
         """The archive's bytes: the entries, the central directory and the end record (with

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import io
 import itertools
 import math
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -17,13 +17,13 @@ from pptx import Presentation
 from pptx.opc.constants import CONTENT_TYPE, RELATIONSHIP_TYPE
 from pptx.opc.package import Part
 from pptx.opc.packuri import PackURI
-from pptx.opc.spec import default_content_types
+from pptx.opc.spec import default_content_types, image_content_types
 from pptx.oxml.ns import qn
 from pptx.parts.image import Image as PackageImage
 from pptx.parts.image import ImagePart
 from pptx.util import Emu
 
-from deckgen.archive import Archive
+from deckgen.archive import Archive, PackedEntries
 from deckgen.errors import DeckgenError
 from deckgen.layout import (
     EMU_PER_PT,
@@ -45,7 +45,6 @@ from deckgen.model import (
     Heading,
     Inline,
     ListBlock,
-    Notes,
     NotesBlock,
     Paragraph,
     Quote,
@@ -100,16 +99,24 @@ UNWRITABLE_IN_ATTRIBUTE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud
 
 def render_deck(slides: Iterable[PlacedSlide], theme: Theme, meta: DeckMeta,
                 timestamp: datetime) -> bytes:
-    """The bytes of a .pptx for placed slides; the same input gives the same bytes."""
+    """The bytes of a .pptx for placed slides; the same input gives the same bytes (also
+    when the last deck's slides are kept, keep_between_builds)."""
+    global _kept
     prs = _presentation(theme)
     _name_parts_incrementally(prs.part.package)
     _apply_theme_fonts(prs, theme)
-    with Archive(timestamp) as archive:
-        deck = _Deck(prs, theme, archive)
+    last = _kept
+    if last is not None and last.theme != theme:  # slides written in another look
+        last = replace(last, slides={}, notes={})
+    with Archive(timestamp, reuse=last.packed if last is not None else None) as archive:
+        deck = _Deck(prs, theme, archive, last)
         for placed in slides:
             deck.add_slide(placed)
         _set_core_properties(prs, meta, timestamp)
-        return write_package(prs.part.package, archive)
+        data = write_package(prs.part.package, archive, deck.last, deck.now)
+    if deck.now is not None:  # this deck's, and no more: a long watch does not grow
+        _kept = replace(deck.now, packed=archive.packed)
+    return data
 
 
 # --- the package --------------------------------------------------------------------------
@@ -245,21 +252,87 @@ def _set_core_properties(prs: Any, meta: DeckMeta, timestamp: datetime) -> None:
     core.last_printed = timestamp.replace(tzinfo=None)
 
 
-def write_package(package: Any, archive: Archive) -> bytes:
-    """The package as a zip (archive.py): python-pptx's parts in its order, then their
-    relationships; the slides were handed to the archive as they were written."""
-    parts = list(package.iter_parts())
+def write_package(package: Any, archive: Archive, last: _Kept | None = None,
+                  now: _Kept | None = None) -> bytes:
+    """The package as a zip (archive.py): its parts in python-pptx's order, each followed
+    by its relationships; the slides were handed to the archive as they were written.
+    The .rels files the last deck wrote (`last`) are reused, this deck's kept in `now`."""
+
+    def relationships_file(relationships: tuple[Listed, ...]) -> bytes:
+        known = last.relationships.get(relationships) if last is not None else None
+        if known is None:
+            known = _relationships_xml(relationships)
+        if now is not None:
+            now.relationships[relationships] = known
+        return known
+
+    parts = _parts_in_order(package)
     entries = [("[Content_Types].xml", _content_types(parts)),
-               ("_rels/.rels", _relationships_xml(package._rels))]
+               ("_rels/.rels", relationships_file(_relationships(package, "/")))]
     for part in parts:
         entries.append((part.partname.membername, part.blob))
-        if len(part.rels):
-            entries.append((part.partname.rels_uri.membername, _relationships_xml(part.rels)))
+        relationships = _relationships(part, part.partname.baseURI)
+        if relationships:
+            entries.append((part.partname.rels_uri.membername,
+                            relationships_file(relationships)))
     for name, data in entries:
         archive.prepare(name, data)
     for name, data in entries:
         archive.add(name, data)
     return archive.close()
+
+
+def _parts_in_order(package: Any) -> list[Any]:
+    """Every part once, in python-pptx's order: depth first along the relationships, from
+    the package's (through the slides and notes pages written here too)."""
+    ordered: list[Any] = []
+    seen: set[int] = set()
+
+    def visit(owner: Any) -> None:
+        for _, target in _targets(owner):
+            if isinstance(target, str) or id(target) in seen:
+                continue
+            seen.add(id(target))
+            ordered.append(target)
+            visit(target)
+
+    visit(package)
+    return ordered
+
+
+def _targets(owner: Any) -> list[tuple[str, Any]]:
+    """The relationships of a part (or of the package) in the order they were added: their
+    type and target, a part or (for a hyperlink) an address."""
+    if isinstance(owner, _WrittenPart):
+        return owner.targets
+    return [(rel.reltype, rel.target_ref if rel.is_external else rel.target_part)
+            for rel in owner._rels.values()]
+
+
+#: A relationship as its part's .rels lists it: id, type, target reference, external.
+Listed = tuple[str, str, str, bool]
+
+
+def _relationships(owner: Any, base_uri: str) -> tuple[Listed, ...]:
+    """The relationships of a part (or of the package, base "/") in numerical order of
+    their ids, as python-pptx lists them."""
+    if isinstance(owner, _WrittenPart):  # rId1, rId2, … in order
+        return tuple((f"rId{number}", kind, target, True) if isinstance(target, str)
+                     else (f"rId{number}", kind, _relative_ref(target.partname, base_uri),
+                           False)
+                     for number, (kind, target) in enumerate(owner.targets, start=1))
+    listed = [(rel_id, rel.reltype, rel.target_ref, True) if rel.is_external
+              else (rel_id, rel.reltype, _relative_ref(rel.target_partname, base_uri), False)
+              for rel_id, rel in owner._rels.items()]
+    return tuple(sorted(listed, key=lambda rel: (int(rel[0][3:]) if rel[0].startswith("rId")
+                                                 and rel[0][3:].isdigit() else 0, rel[0])))
+
+
+@functools.lru_cache(maxsize=16384)
+def _relative_ref(partname: str, base_uri: str) -> str:
+    """python-pptx's reference from a part's folder to another part, remembered: every
+    deck of a watch asks for the same ones."""
+    return str(PackURI(partname).relative_ref(base_uri))
 
 
 def _content_types(parts: list[Any]) -> bytes:
@@ -280,16 +353,13 @@ def _content_types(parts: list[Any]) -> bytes:
     return _xml_bytes(f'<Types xmlns="{CONTENT_TYPES_NS}">{"".join(items)}</Types>')
 
 
-def _relationships_xml(relationships: Any) -> bytes:
-    """A part's .rels as python-pptx writes it (in numerical order of the ids)."""
-    ordered = sorted((int(rel_id[3:]) if rel_id.startswith("rId") and rel_id[3:].isdigit()
-                      else 0, rel_id) for rel_id in relationships)
+def _relationships_xml(relationships: tuple[Listed, ...]) -> bytes:
+    """A part's .rels as python-pptx writes it."""
     items = []
-    for _, rel_id in ordered:
-        rel = relationships[rel_id]
-        mode = ' TargetMode="External"' if rel.is_external else ""
-        items.append(f'<Relationship Id="{_attr(rel_id)}" Type="{_attr(rel.reltype)}" '
-                     f'Target="{_attr(rel.target_ref)}"{mode}/>')
+    for rel_id, kind, target, external in relationships:
+        mode = ' TargetMode="External"' if external else ""
+        items.append(f'<Relationship Id="{_attr(rel_id)}" Type="{_attr(kind)}" '
+                     f'Target="{_attr(target)}"{mode}/>')
     return _xml_bytes(f'<Relationships xmlns="{RELATIONSHIPS_NS}">{"".join(items)}'
                       "</Relationships>")
 
@@ -405,39 +475,147 @@ def _copies(placeholders: Iterable[Any], names: dict[str, str],
     return copies
 
 
+#: A relationship of a slide or notes page: its type and what it points at, where the
+#: type does not say: a picture's bytes, a hyperlink's address (None for the slide's layout
+#: and notes page, the notes page's master and slide).
+Relation = tuple[str, bytes | str | None]
+
+
+@dataclass(frozen=True)
+class _Written:
+    """A slide or notes page as written: its XML and its relationships (rId1, rId2, … in
+    this order). The same content gives the same one while the theme stays the same."""
+
+    xml: bytes
+    relations: tuple[Relation, ...]
+
+
+#: What a slide's XML is made of (_slide_content).
+SlideContent = tuple[object, ...]
+
+
+def _slide_content(placed: PlacedSlide) -> SlideContent:
+    """What a slide's XML is made of, without the lines of the note it came from (its
+    pictures' references hold them): a slide that only moved down, as a line was added
+    above it, is not written again. (Python hashes a picture's bytes once per bytes
+    object, and pictures kept between builds are the same objects.)"""
+    return (placed.kind, placed.background, tuple(
+        (shape.name, shape.box, shape.image.data, shape.image.description)
+        if isinstance(shape, PictureShape) else shape for shape in placed.shapes))
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """What a long-running process keeps of its last deck for the next one: the slides and
+    notes pages as written (valid while the theme is the same), the extension of each
+    picture (by the very bytes object: pictures kept between builds are the same
+    objects), the .rels files by what they list, and the zip entries as packed."""
+
+    theme: Theme | None = None
+    slides: dict[SlideContent, _Written] = field(default_factory=dict)
+    notes: dict[tuple[NotesLine, ...], _Written] = field(default_factory=dict)
+    extensions: dict[int, tuple[bytes, str]] = field(default_factory=dict)
+    relationships: dict[tuple[Listed, ...], bytes] = field(default_factory=dict)
+    packed: PackedEntries = field(default_factory=PackedEntries)
+
+
+_kept: _Kept | None = None
+
+
+def keep_between_builds(keep: bool = True) -> None:
+    """Start (or stop) keeping each deck's slides, as written and as packed, for the next
+    deck (`build --watch`): a slide placed as before is not written or deflated again."""
+    global _kept
+    _kept = _Kept() if keep else None
+
+
+class _WrittenPart(Part):
+    """A slide or notes page written here, with the parts (and addresses) it relates to in
+    the order of their ids: python-pptx's bookkeeping of them (a look through the part's
+    relationships for each one added, each reference worked out again for every .rels
+    file) took a third of the time a deck took to render."""
+
+    def __init__(self, partname: PackURI, content_type: str, package: Any, blob: bytes,
+                 targets: list[tuple[str, Any]]) -> None:
+        super().__init__(partname, content_type, package, blob)
+        self.targets = targets
+
+
+class _PictureParts:
+    """The package's picture parts, one per distinct picture (one the template has is
+    reused). Found by size and a few bytes, then compared whole: hashing every picture
+    (SHA-1 in python-pptx) cost more than writing all the slides."""
+
+    def __init__(self, package: Any, last: _Kept | None, now: _Kept | None) -> None:
+        self.package = package
+        self.found: dict[tuple[int, bytes, bytes], list[Any]] | None = None
+        self.last = last
+        self.now = now
+
+    def part(self, data: bytes) -> Any:
+        """The picture part of these bytes, added to the package the first time."""
+        if self.found is None:
+            self.found = {}
+            for part in self.package.iter_parts():
+                if isinstance(part, ImagePart):
+                    self.keep(part)
+        for known in self.alike(data):
+            if known.blob is data or known.blob == data:
+                return known
+        extension = self.extension(data)
+        part = ImagePart(self.package.next_image_partname(extension),
+                         image_content_types[extension], self.package, data)
+        self.keep(part)
+        return part
+
+    def keep(self, part: Any) -> None:
+        """Find this part by its bytes from now on (instead of an earlier one of the same
+        bytes, as python-pptx's lookup by digest did)."""
+        alike = self.alike(part.blob)
+        alike[:] = [known for known in alike if known.blob != part.blob] + [part]
+
+    def alike(self, data: bytes) -> list[Any]:
+        """The parts that may hold these bytes."""
+        assert self.found is not None
+        return self.found.setdefault((len(data), data[:64], data[-64:]), [])
+
+    def extension(self, data: bytes) -> str:
+        """The file extension python-pptx gives a picture part of these bytes (Pillow
+        tells the format)."""
+        # an entry holds its bytes, so no other object has their id while it is kept
+        known = self.last.extensions.get(id(data)) if self.last is not None else None
+        extension = known[1] if known is not None else str(PackageImage.from_blob(data).ext)
+        if self.now is not None:
+            self.now.extensions[id(data)] = (data, extension)
+        return extension
+
+
 class _Deck:
     """Adds slides and their notes pages to a python-pptx presentation: each slide's XML
-    is written at once, python-pptx relates the parts."""
+    is written at once (or taken from the last deck, when it is placed as before)."""
 
-    def __init__(self, prs: Any, theme: Theme, archive: Archive) -> None:
+    def __init__(self, prs: Any, theme: Theme, archive: Archive, last: _Kept | None) -> None:
         self.prs = prs
         self.theme = theme
         self.archive = archive
+        #: What the last deck kept, and what this one keeps (when the process keeps any).
+        self.last = last
+        self.now = _Kept(theme) if last is not None else None
         self.package = prs.part.package
         self.text = _TextXml(theme)
         self.slide_ids = prs.part._element.get_or_add_sldIdLst()
         self.next_slide_id = max([255, *(int(slide_id.get("id"))
                                          for slide_id in self.slide_ids)]) + 1
-        self.layouts: dict[int, tuple[Any, list[_Copy]]] = {}
-        self.images: dict[str, Any] | None = None
+        self.layouts: dict[tuple[SlideKind, bool], tuple[Any, list[_Copy]]] = {}
+        self.pictures = _PictureParts(self.package, last, self.now)
         self.notes_master: tuple[Any, list[_Copy]] | None = None
 
     def add_slide(self, placed: PlacedSlide) -> None:
         has_title = any(isinstance(s, TextShape) and s.is_title for s in placed.shapes)
         layout_part, copies = self.layout(placed.kind, has_title)
         number = len(self.slide_ids) + 1
-        part = Part(PackURI(f"/ppt/slides/slide{number}.xml"), CONTENT_TYPE.PML_SLIDE,
-                    self.package)
-        part.relate_to(layout_part, RELATIONSHIP_TYPE.SLIDE_LAYOUT)
-        slide = _SlideXml(self, part, placed, copies)
-        background = ""
-        if self.theme.template is None:
-            background = (f"<p:bg><p:bgPr>{_solid_fill(_rgb(placed.background))}"
-                          "<a:effectLst/></p:bgPr></p:bg>")
-        part.blob = _xml_bytes(f"<p:sld {NAMESPACES}><p:cSld>{background}<p:spTree>"
-                               f"{GROUP_PROPERTIES}<p:grpSpPr/>{slide.shapes_xml()}"
-                               f"</p:spTree></p:cSld>{COLOUR_MAP_OVERRIDE}</p:sld>")
-        self.archive.prepare(part.partname.membername, part.blob)
+        part = _WrittenPart(PackURI(f"/ppt/slides/slide{number}.xml"),
+                            CONTENT_TYPE.PML_SLIDE, self.package, b"", [])
         # python-pptx's relate_to looks through every relationship of the presentation for
         # one to reuse, which makes adding slides quadratic; a new slide has none.
         rel_id = self.prs.part.rels._add_relationship(RELATIONSHIP_TYPE.SLIDE, part)
@@ -445,13 +623,54 @@ class _Deck:
         slide_id.set("id", str(self.next_slide_id))
         slide_id.set(qn("r:id"), rel_id)
         self.next_slide_id += 1
+        written = self.slide_written(placed, copies)
+        part.blob = written.xml
+        part.targets = self.targets(written.relations,
+                                    {RELATIONSHIP_TYPE.SLIDE_LAYOUT: layout_part})
+        self.archive.prepare(part.partname.membername, part.blob)
         if placed.notes:
-            self.add_notes(part, placed.notes)
+            part.targets.append((RELATIONSHIP_TYPE.NOTES_SLIDE,
+                                 self.add_notes(part, tuple(notes_lines(placed.notes.blocks)))))
+
+    def targets(self, relations: Iterable[Relation],
+                fixed: dict[str, Any]) -> list[tuple[str, Any]]:
+        """What relationships point at in this package: a picture's part, an address, or
+        the part their type says (`fixed`, by type)."""
+        return [(kind, fixed[kind] if target is None
+                 else self.pictures.part(target) if isinstance(target, bytes) else target)
+                for kind, target in relations]
+
+    def slide_written(self, placed: PlacedSlide, copies: list[_Copy]) -> _Written:
+        """A slide's XML and relationships: the last deck's for a slide of the same
+        content, else written now."""
+        if self.last is None or self.now is None:
+            return self.write_slide(placed, copies)
+        content = _slide_content(placed)
+        written = self.last.slides.get(content) or self.write_slide(placed, copies)
+        self.now.slides[content] = written
+        return written
+
+    def write_slide(self, placed: PlacedSlide, copies: list[_Copy]) -> _Written:
+        """A slide's XML and relationships."""
+        relations = _Relations(self, (RELATIONSHIP_TYPE.SLIDE_LAYOUT, None))
+        slide = _SlideXml(self, relations, placed, copies)
+        background = ""
+        if self.theme.template is None:
+            background = (f"<p:bg><p:bgPr>{_solid_fill(_rgb(placed.background))}"
+                          "<a:effectLst/></p:bgPr></p:bg>")
+        xml = _xml_bytes(f"<p:sld {NAMESPACES}><p:cSld>{background}<p:spTree>"
+                         f"{GROUP_PROPERTIES}<p:grpSpPr/>{slide.shapes_xml()}"
+                         f"</p:spTree></p:cSld>{COLOUR_MAP_OVERRIDE}</p:sld>")
+        return _Written(xml, tuple(relations.listed))
 
     def layout(self, kind: SlideKind, has_title: bool) -> tuple[Any, list[_Copy]]:
         """The slide layout's part and the placeholders a new slide copies from it:
         python-pptx's Title Only or Blank, or the company template's layout for the role."""
         template = self.theme.template
+        role_key = (kind if template is not None else SlideKind.CONTENT, has_title)
+        known = self.layouts.get(role_key)
+        if known is not None:
+            return known
         if template is None:
             layout = self.prs.slide_layouts[TITLE_ONLY_LAYOUT if has_title else BLANK_LAYOUT]
         else:
@@ -459,33 +678,17 @@ class _Deck:
                     else "section" if kind is SlideKind.SECTION else "title_only")
             chosen = template.layout(role)
             layout = self.prs.slide_masters[chosen.master].slide_layouts[chosen.index]
-        known = self.layouts.get(id(layout.part))
-        if known is None:
-            copies = _copies(
-                (ph for ph in layout.placeholders
-                 if (ph.element.find(f"{qn('p:nvSpPr')}/{qn('p:nvPr')}/{qn('p:ph')}")
-                     .get("type") not in LATENT_PLACEHOLDERS)),
-                PLACEHOLDER_NAMES, lambda idx: layout.placeholders.get(idx=idx))
-            known = self.layouts[id(layout.part)] = (layout.part, copies)
+        copies = _copies(
+            (ph for ph in layout.placeholders
+             if (ph.element.find(f"{qn('p:nvSpPr')}/{qn('p:nvPr')}/{qn('p:ph')}")
+                 .get("type") not in LATENT_PLACEHOLDERS)),
+            PLACEHOLDER_NAMES, lambda idx: layout.placeholders.get(idx=idx))
+        known = self.layouts[role_key] = (layout.part, copies)
         return known
 
-    def image_part(self, data: bytes) -> Any:
-        """The package's picture part of these bytes, added once however often it is
-        placed (also reusing one the template already has)."""
-        if self.images is None:
-            self.images = {part.sha1: part for part in self.package.iter_parts()
-                           if isinstance(part, ImagePart)}
-        digest = hashlib.sha1(data).hexdigest()
-        part = self.images.get(digest)
-        if part is None:
-            part = self.images[digest] = ImagePart.new(self.package,
-                                                       PackageImage.from_blob(data))
-            self.archive.prepare(part.partname.membername, part.blob)
-        return part
-
-    def add_notes(self, slide_part: Any, notes: Notes) -> None:
-        """The slide's notes page: python-pptx's copies of the notes master's slide image,
-        body and number placeholders, the notes in the body."""
+    def notes_master_copies(self) -> tuple[Any, list[_Copy]]:
+        """The notes master (python-pptx adds its default one the first time) and the
+        placeholders a notes page copies from it: slide image, body and number."""
         if self.notes_master is None:
             master_part = self.prs.part.notes_master_part
             self.notes_master = (master_part, _copies(
@@ -493,57 +696,87 @@ class _Deck:
                  if (ph.element.find(f"{qn('p:nvSpPr')}/{qn('p:nvPr')}/{qn('p:ph')}")
                      .get("type") or "obj") in NOTES_PLACEHOLDERS),
                 NOTES_PLACEHOLDER_NAMES))
-        master_part, copies = self.notes_master
-        part = Part(self.package.next_partname("/ppt/notesSlides/notesSlide%d.xml"),
-                    CONTENT_TYPE.PML_NOTES_SLIDE, self.package)
-        part.relate_to(master_part, RELATIONSHIP_TYPE.NOTES_MASTER)
-        part.relate_to(slide_part, RELATIONSHIP_TYPE.SLIDE)
-        links = _Links(part)
+        return self.notes_master
+
+    def write_notes(self, lines: tuple[NotesLine, ...]) -> _Written:
+        """A notes page: python-pptx's copies of the notes master's slide image, body and
+        number placeholders, the notes in the body."""
+        _, copies = self.notes_master_copies()
+        relations = _Relations(self, (RELATIONSHIP_TYPE.NOTES_MASTER, None),
+                               (RELATIONSHIP_TYPE.SLIDE, None))
         body = next((copy for copy in copies if copy.kind == "body"), None)
         shapes = []
         for shape_id, copy in enumerate(copies, start=2):
             text = ""
             if copy is body:
-                paragraphs = self.text.notes(notes, links) or "<a:p/>"
+                paragraphs = self.text.notes(lines, relations) or "<a:p/>"
                 text = EMPTY_TEXT_BODY + paragraphs
             shapes.append(copy.xml(shape_id, f"{copy.base_name} {shape_id - 1}", body=text))
-        part.blob = _xml_bytes(
+        return _Written(_xml_bytes(
             f"<p:notes {NAMESPACES}><p:cSld><p:spTree>{GROUP_PROPERTIES}<p:grpSpPr>"
             '<a:xfrm><a:off x="0" y="0"/><a:ext cx="0" cy="0"/><a:chOff x="0" y="0"/>'
             f'<a:chExt cx="0" cy="0"/></a:xfrm></p:grpSpPr>{"".join(shapes)}</p:spTree>'
-            f"</p:cSld>{COLOUR_MAP_OVERRIDE}</p:notes>")
+            f"</p:cSld>{COLOUR_MAP_OVERRIDE}</p:notes>"), tuple(relations.listed))
+
+    def add_notes(self, slide_part: _WrittenPart,
+                  lines: tuple[NotesLine, ...]) -> _WrittenPart:
+        """The slide's notes page, added to the package (written again only for notes
+        that differ from every page of the last deck)."""
+        master_part, _ = self.notes_master_copies()
+        if self.last is None or self.now is None:
+            written = self.write_notes(lines)
+        else:
+            written = self.last.notes.get(lines) or self.write_notes(lines)
+            self.now.notes[lines] = written
+        part = _WrittenPart(self.package.next_partname("/ppt/notesSlides/notesSlide%d.xml"),
+                            CONTENT_TYPE.PML_NOTES_SLIDE, self.package, written.xml, [])
+        part.targets = self.targets(written.relations,
+                                    {RELATIONSHIP_TYPE.NOTES_MASTER: master_part,
+                                     RELATIONSHIP_TYPE.SLIDE: slide_part})
         self.archive.prepare(part.partname.membername, part.blob)
-        slide_part.relate_to(part, RELATIONSHIP_TYPE.NOTES_SLIDE)
+        return part
 
 
-class _Links:
-    """The relationship ids of a part's hyperlinks, one per address."""
+class _Relations:
+    """The relationships a new slide or notes page asks for, numbered rId1, rId2, … in the
+    order they are first asked for, as python-pptx numbers those of a new part; a picture
+    or an address asked for again keeps its id."""
 
-    def __init__(self, part: Any) -> None:
-        self.part = part
-        self.ids: dict[str, str] = {}
+    def __init__(self, deck: _Deck, *fixed: Relation) -> None:
+        self.deck = deck
+        self.listed: list[Relation] = []
+        self.ids: dict[object, str] = {}
+        for relation in fixed:
+            self.add(relation, relation)
+
+    def add(self, key: object, relation: Relation) -> str:
+        rel_id = self.ids.get(key)
+        if rel_id is None:
+            self.listed.append(relation)
+            rel_id = self.ids[key] = f"rId{len(self.listed)}"
+        return rel_id
+
+    def picture(self, data: bytes) -> str:
+        """The id of the relationship to the picture part of these bytes."""
+        return self.add(self.deck.pictures.part(data), (RELATIONSHIP_TYPE.IMAGE, data))
 
     def __call__(self, address: str) -> str:
-        rel_id = self.ids.get(address)
-        if rel_id is None:
-            rel_id = self.ids[address] = self.part.relate_to(
-                address, RELATIONSHIP_TYPE.HYPERLINK, is_external=True)
-        return rel_id
+        """The id of the hyperlink to an address."""
+        return self.add(address, (RELATIONSHIP_TYPE.HYPERLINK, address))
 
 
 class _SlideXml:
     """The shapes of one slide as XML, numbered and related as python-pptx would add them:
     the layout's placeholders first (those left empty are dropped), then each shape."""
 
-    def __init__(self, deck: _Deck, part: Any, placed: PlacedSlide,
+    def __init__(self, deck: _Deck, relations: _Relations, placed: PlacedSlide,
                  copies: list[_Copy]) -> None:
         self.deck = deck
         self.theme = deck.theme
         self.text = deck.text
-        self.part = part
         self.placed = placed
         self.copies = copies
-        self.links = _Links(part)
+        self.links = relations
         self.next_id = len(copies) + 2
         #: The id python-pptx gave each copied placeholder, in the layout's order.
         self.copy_ids = {id(copy): number for number, copy in enumerate(copies, start=2)}
@@ -741,8 +974,7 @@ class _SlideXml:
 
     def picture(self, shape: PictureShape) -> str:
         box = shape.box
-        rel_id = self.part.relate_to(self.deck.image_part(shape.image.data),
-                                     RELATIONSHIP_TYPE.IMAGE)
+        rel_id = self.links.picture(shape.image.data)
         return (f'<p:pic><p:nvPicPr><p:cNvPr id="{self.new_id()}" name="{_attr(shape.name)}" '
                 f'descr="{_attr(shape.image.description)}"/><p:cNvPicPr>'
                 '<a:picLocks noChangeAspect="1"/></p:cNvPicPr><p:nvPr/></p:nvPicPr>'
@@ -806,7 +1038,7 @@ class _TextXml:
         self.run_styles: dict[tuple[Any, ...], str] = {}
         self.paragraph_styles: dict[tuple[Any, ...], str] = {}
 
-    def paragraphs(self, paragraphs: Iterable[PlacedParagraph], links: _Links,
+    def paragraphs(self, paragraphs: Iterable[PlacedParagraph], links: _Relations,
                    first_properties: str = "") -> str:
         """Slide paragraphs; `first_properties` is the `a:pPr` python-pptx's new shape
         already has in its first paragraph (an autoshape's centring)."""
@@ -815,7 +1047,7 @@ class _TextXml:
             pieces.append(self.paragraph(placed, links, "" if index else first_properties))
         return "".join(pieces)
 
-    def paragraph(self, placed: PlacedParagraph, links: _Links, existing: str = "") -> str:
+    def paragraph(self, placed: PlacedParagraph, links: _Relations, existing: str = "") -> str:
         runs = []
         for span in placed.spans:
             for index, piece in enumerate(span.text.split("\n")):
@@ -855,7 +1087,7 @@ class _TextXml:
             return f'{colour}{font}<a:buAutoNum type="arabicPeriod" startAt="{marker[:-1]}"/>'
         return f'{colour}{font}<a:buChar char="{_attr(marker)}"/>'
 
-    def run(self, span: Span, text: str, placed: PlacedParagraph, links: _Links) -> str:
+    def run(self, span: Span, text: str, placed: PlacedParagraph, links: _Relations) -> str:
         """A run with size, weight, colour, both typefaces and language."""
         theme = self.theme
         role = placed.role
@@ -889,10 +1121,10 @@ class _TextXml:
                 f'<a:ea typeface="{_attr(face.east_asian)}"/>'
                 f'<a:cs typeface="{_attr(face.latin)}"/>{click}</a:rPr>')
 
-    def notes(self, notes: Notes, links: _Links) -> str:
-        """Speaker-notes paragraphs: 12 pt, levels kept, links spelled out."""
+    def notes(self, lines: Iterable[NotesLine], links: _Relations) -> str:
+        """Speaker-notes paragraphs (notes_lines): 12 pt, levels kept, links spelled out."""
         pieces = []
-        for level, prefix, spans, role in notes_lines(notes.blocks):
+        for level, prefix, spans, role in lines:
             depth = min(level, 8)
             runs = []
             placed = PlacedParagraph(spans, 12.0, self.theme.color("text"), role)
