@@ -5,7 +5,8 @@ from __future__ import annotations
 import gc
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,9 +53,37 @@ def watch(rebuild: Callable[[], Sequence[Path]], source: Path, *,
 
     `rebuild` builds and returns the files to watch; when it raises, `on_error` hears of it
     and the previous files (and `source`) stay watched, so a broken edit does not end the
-    watch. A change counts once the files have been still for `debounce` seconds.
+    watch. A change counts once the files have been still for `debounce` seconds. While
+    the watch runs, each build keeps what it made for the next (kept_between_builds).
     """
-    stop = stop or threading.Event()
+    with kept_between_builds():
+        return _watch(rebuild, source, stop or threading.Event(), interval, debounce,
+                      max_rebuilds, on_change, on_error)
+
+
+@contextmanager
+def kept_between_builds() -> Iterator[None]:
+    """While a watch runs, the parser, the slide builder and the renderer keep what they
+    made in the last build (the note's sections, the slides of each, the slides as
+    written) for the next one, which makes again only what a change touched; each build
+    replaces what was kept with its own, and the watch's end drops it."""
+    from deckgen import parse, render, structure  # render imports python-pptx
+
+    switches = (parse.keep_between_builds, structure.keep_between_builds,
+                render.keep_between_builds)
+    for keep in switches:
+        keep(True)
+    try:
+        yield
+    finally:
+        for keep in switches:
+            keep(False)
+
+
+def _watch(rebuild: Callable[[], Sequence[Path]], source: Path, stop: threading.Event,
+           interval: float, debounce: float, max_rebuilds: int | None,
+           on_change: Callable[[list[Path]], None],
+           on_error: Callable[[Exception], None]) -> int:
     watched: list[Path] = [source]
     builds = 0
 

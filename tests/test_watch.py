@@ -17,6 +17,7 @@ import pytest
 from conftest import REPO_ROOT
 from pptx import Presentation
 
+from deckgen import cache, parse, render, structure
 from deckgen.build import BuildOptions, build
 from deckgen.errors import DeckgenError, Diagnostics
 from deckgen.watch import changed_paths, signature, snapshot, watch, watched_paths
@@ -214,6 +215,124 @@ def test_a_real_build_is_redone_when_the_notes_change(tmp_path: Path) -> None:
         assert wait_for(lambda: slides() == 2)
         touch(source, "## One\n\ntext\n\n## Two\n\nmore\n")
         assert wait_for(lambda: slides() == 3)
+
+
+#: A note with eras, pictures, links, notes, a table, code, references and slides alike.
+WATCHED_NOTE = """---
+title: Watched
+date: 2024-05-01
+---
+
+## 1991년 경
+
+![a](a.png)
+
+First. Second with [a link](https://example.com/a).
+
+- item
+  1. nested
+
+::: notes
+Say [this](https://example.net).
+:::
+
+## 2014년 6월 경
+
+![b](b.png)
+
+| a | b |
+|---|---|
+| 1 | 2 |
+
+```python
+print("code")
+```
+
+## 참고 자료
+
+- [Docs](https://example.com/docs)
+""" + "".join(f"""
+## Part {number}
+
+![a](a.png)
+
+Text {number} with [a link](https://example.com/{number}).
+
+::: notes
+Notes {number}.
+:::
+""" for number in range(1, 5))
+
+#: Edits a watch rebuilds after, in turn: a word, a line inserted (every line after moves),
+#: a picture changed, an open fence that swallows the headings after it, the fence closed.
+WATCHED_EDITS = (
+    ("Second with", "Second, edited, with"),
+    ("- item\n", "- item\n- another item\n\nA new paragraph.\n"),
+    ("![b](b.png)", "![a](a.png)\n\n![c](c.png)"),
+    ("Text 2 with", "```\nText 2 with"),
+    ("```\nText 2 with", "```\n```\nText 2 with"),
+)
+
+
+def fresh_process_deck(source: Path, deck: Path) -> bytes:
+    """The deck a new `deckgen build` process writes for the note."""
+    result = subprocess.run([sys.executable, "-m", "deckgen", "build", str(source), "-o",
+                             str(deck), "-q"], cwd=REPO_ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    return deck.read_bytes()
+
+
+def test_a_rebuild_writes_what_a_fresh_process_writes(
+        tmp_path: Path, make_image: Callable[..., Path]) -> None:
+    """Everything a watch keeps between builds (pictures, sections, slides, written parts)
+    changes nothing: after each edit, the deck is byte for byte a new process's."""
+    for name, colour in (("a.png", "#2563EB"), ("b.png", "#DC2626"), ("c.png", "#16A34A")):
+        make_image(name, (320, 200), colour)
+    source = tmp_path / "notes.md"
+    source.write_text(WATCHED_NOTE, encoding="utf-8")
+    options = BuildOptions(source, tmp_path / "watched.pptx")
+    texts: list[str] = []
+    decks: list[bytes] = []
+
+    def rebuild() -> list[Path]:
+        texts.append(source.read_text(encoding="utf-8"))
+        plan = build(options, Diagnostics())
+        decks.append(options.output.read_bytes())
+        return watched_paths(plan, options)
+
+    cache.keep_between_builds()
+    try:
+        with watching(rebuild, source):
+            assert wait_for(lambda: len(decks) == 1)
+            text = WATCHED_NOTE
+            for number, edit in enumerate(WATCHED_EDITS, start=2):
+                text = text.replace(*edit)
+                touch(source, text)
+                assert wait_for(lambda number=number: len(decks) == number)
+    finally:
+        cache.forget_between_builds()
+    assert len(set(texts)) == len(texts) == len(WATCHED_EDITS) + 1
+    for number, (text, deck) in enumerate(zip(texts, decks, strict=True)):
+        source.write_text(text, encoding="utf-8")
+        assert deck == fresh_process_deck(source, tmp_path / f"fresh{number}.pptx"), number
+
+
+def test_what_builds_keep_is_kept_only_while_watching(tmp_path: Path) -> None:
+    source = tmp_path / "notes.md"
+    source.write_text("## One\n\ntext\n", encoding="utf-8")
+    options = BuildOptions(source, tmp_path / "notes.pptx")
+    kept: list[tuple[object, ...]] = []
+
+    def rebuild() -> list[Path]:
+        build(options, Diagnostics())
+        kept.append((parse._kept_sections, structure._kept, render._kept))
+        return [source]
+
+    with watching(rebuild, source):
+        assert wait_for(lambda: len(kept) == 1)
+    assert all(state is not None for state in kept[0])
+    assert (parse._kept_sections, structure._kept, render._kept) == (None, None, None)
 
 
 # --- the command line -------------------------------------------------------------------------
