@@ -506,9 +506,7 @@ class _BlockReader:
                 return [NotesBlock(tuple(b for child in tree.children
                                          for b in inner.blocks(child)), line)]
             return []
-        scan = _HtmlScan()
-        scan.feed(html)
-        scan.close()
+        scan = _HtmlScan().scan(html)
         images = [image for attrs in scan.images
                   if (image := self._image_from_attrs(attrs, line)) is not None]
         unknown = sorted(scan.unknown_tags)
@@ -615,8 +613,7 @@ class _InlineBuilder:
         if tag == "br":
             self.add("\n", fmt)
         elif tag == "img":
-            scan = _HtmlScan()
-            scan.feed(html)
+            scan = _HtmlScan().scan(html)
             self.images.extend(image for attrs in scan.images
                                if (image := self.reader._image_from_attrs(attrs, self.line))
                                is not None)
@@ -676,3 +673,13 @@ class _HtmlScan(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         self.text += data
+
+    def scan(self, html: str) -> _HtmlScan:
+        """Read a piece of HTML; what Python's parser cannot read (it asserts on a marked
+        section such as `<![--`) counts as raw text, so it is dropped with a warning."""
+        try:
+            self.feed(html)
+            self.close()
+        except AssertionError:
+            self.text += html
+        return self

@@ -347,6 +347,15 @@ def test_inline_unknown_html_warns_with_its_line() -> None:
     assert warnings and all(w.line == 2 and w.file == SOURCE for w in warnings)
 
 
+@pytest.mark.parametrize("html", ["<div>\n<![--\n</div>\n", "<div>\n<![CDATA[x\n</div>\n"])
+def test_html_python_cannot_read_is_dropped_with_a_warning(html: str) -> None:
+    # Python's HTML parser asserts on a marked section it does not know ("<![--").
+    document, diagnostics = parse(f"para\n\n{html}\nafter\n")
+    assert [plain_text(block.spans) for block in document.blocks] == ["para", "after"]
+    (warning,) = warnings_of(diagnostics)
+    assert warning.line == 3 and "dropped" in warning.message
+
+
 def test_warning_line_counts_front_matter_lines() -> None:
     _, diagnostics = parse("---\ntitle: x\n---\n\n# T\n\n<details>\nhi\n</details>\n")
     (warning,) = warnings_of(diagnostics)
