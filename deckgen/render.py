@@ -38,20 +38,12 @@ from deckgen.layout import (
     TextShape,
 )
 from deckgen.model import (
-    Block,
     Box,
-    Code,
     DeckMeta,
-    Heading,
-    Inline,
-    ListBlock,
-    NotesBlock,
-    Paragraph,
-    Quote,
     SlideKind,
     Span,
-    Table,
 )
+from deckgen.structure import NotesLine, notes_lines
 from deckgen.template import fit_scale
 from deckgen.theme import Theme
 
@@ -1152,43 +1144,3 @@ class _TextXml:
             properties = f'<a:pPr lvl="{depth}"/>' if depth else "<a:pPr/>"
             pieces.append(f"<a:p>{properties}{''.join(runs)}</a:p>")
         return "".join(pieces)
-
-
-NotesLine = tuple[int, str, Inline, str]
-
-
-def notes_lines(blocks: Iterable[Block], level: int = 0,
-                quote: str = "") -> Iterable[NotesLine]:
-    """Speaker-notes paragraphs of blocks: (level, prefix, spans, font role); lists stay
-    lists with their markers, quotes keep a "> " mark, code keeps its lines."""
-    for block in blocks:
-        if isinstance(block, Paragraph):
-            yield level, quote, block.spans, "body"
-        elif isinstance(block, Heading):
-            yield level, quote, tuple(Span(s.text, True, s.italic, s.strike, s.code, s.link)
-                                      for s in block.spans), "body"
-        elif isinstance(block, ListBlock):
-            for number, item in enumerate(block.items, start=block.start):
-                marker = f"{number}. " if block.ordered else "• "
-                first = True
-                for child in item.blocks:
-                    if isinstance(child, Paragraph) and first:
-                        yield level, quote + marker, child.spans, "body"
-                        first = False
-                    else:
-                        yield from notes_lines((child,), level + 1, quote)
-        elif isinstance(block, Quote):
-            yield from notes_lines(block.blocks, level, quote + "> ")
-        elif isinstance(block, Code):
-            for line in block.text.split("\n"):
-                yield level, quote, (Span(line or " "),), "code"
-        elif isinstance(block, Table):
-            for row in (block.header, *block.rows):
-                cells: list[Span] = []
-                for index, cell in enumerate(row):
-                    if index:
-                        cells.append(Span(" | "))
-                    cells.extend(cell)
-                yield level, quote, tuple(cells), "body"
-        elif isinstance(block, NotesBlock):
-            yield from notes_lines(block.blocks, level, quote)

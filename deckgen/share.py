@@ -79,7 +79,7 @@ def write_handout(plan: Plan, pdf: Path, width: int = HANDOUT_WIDTH) -> list[Pat
 def handout_markdown(meta: DeckMeta, slides: Sequence[PlacedSlide],
                      pictures: Sequence[str]) -> str:
     """The handout as Markdown: a heading per slide, its picture, then its notes."""
-    from deckgen.render import notes_lines
+    from deckgen.structure import notes_lines
 
     lines = [f"# {escape_markdown(meta.title)}", ""]
     if meta.subtitle:

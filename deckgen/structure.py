@@ -576,3 +576,45 @@ def _section_slide(section: _Section) -> Slide:
     return Slide(SlideKind.SECTION, section.title, section.line,
                  kicker=section.parent.title if section.parent and section.parent.heading
                  else "", notes=Notes((Paragraph((Span(text),), section.line),)))
+
+
+#: One paragraph of speaker notes: its level, its prefix (a list marker, "> " of a quote),
+#: its spans and its font role ("body" or "code"), for the renderer and the handout.
+NotesLine = tuple[int, str, Inline, str]
+
+
+def notes_lines(blocks: Iterable[Block], level: int = 0,
+                quote: str = "") -> Iterable[NotesLine]:
+    """Speaker-notes paragraphs of blocks: (level, prefix, spans, font role); lists stay
+    lists with their markers, quotes keep a "> " mark, code keeps its lines."""
+    for block in blocks:
+        if isinstance(block, Paragraph):
+            yield level, quote, block.spans, "body"
+        elif isinstance(block, Heading):
+            yield level, quote, tuple(Span(s.text, True, s.italic, s.strike, s.code, s.link)
+                                      for s in block.spans), "body"
+        elif isinstance(block, ListBlock):
+            for number, item in enumerate(block.items, start=block.start):
+                marker = f"{number}. " if block.ordered else "• "
+                first = True
+                for child in item.blocks:
+                    if isinstance(child, Paragraph) and first:
+                        yield level, quote + marker, child.spans, "body"
+                        first = False
+                    else:
+                        yield from notes_lines((child,), level + 1, quote)
+        elif isinstance(block, Quote):
+            yield from notes_lines(block.blocks, level, quote + "> ")
+        elif isinstance(block, Code):
+            for line in block.text.split("\n"):
+                yield level, quote, (Span(line or " "),), "code"
+        elif isinstance(block, Table):
+            for row in (block.header, *block.rows):
+                cells: list[Span] = []
+                for index, cell in enumerate(row):
+                    if index:
+                        cells.append(Span(" | "))
+                    cells.extend(cell)
+                yield level, quote, tuple(cells), "body"
+        elif isinstance(block, NotesBlock):
+            yield from notes_lines(block.blocks, level, quote)

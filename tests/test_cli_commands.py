@@ -121,6 +121,17 @@ def test_help_imports_neither_pptx_nor_pillow() -> None:
     assert done.stdout.strip() == "[]"
 
 
+def test_only_the_renderer_imports_python_pptx() -> None:
+    """render.py is the one module that knows python-pptx; the others (the handout among
+    them) reach it only through render_deck, which a build that writes imports."""
+    package = Path(__file__).resolve().parent.parent / "deckgen"
+    importers = sorted(module.name for module in package.glob("*.py")
+                       if re.search(r"^\s*(from pptx|import pptx)|from deckgen\.render import "
+                                    r"(?!render_deck\b)", module.read_text(encoding="utf-8"),
+                                    re.MULTILINE))
+    assert importers == ["render.py"]
+
+
 def test_help_as_a_subprocess() -> None:
     done = run_module("preview", "--help")
     assert done.returncode == 0

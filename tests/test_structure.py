@@ -25,8 +25,7 @@ from deckgen.model import (
     plain_text,
 )
 from deckgen.parse import parse_document, read_source
-from deckgen.render import notes_lines
-from deckgen.structure import build_deck, era_of, split_sentences
+from deckgen.structure import build_deck, era_of, notes_lines, split_sentences
 
 
 def deck_of(text: str, name: str = "notes.md") -> Deck:
