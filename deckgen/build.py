@@ -317,8 +317,8 @@ def write_atomically(path: Path, data: bytes) -> None:
                            "-o path", directory)
     _remove_stale_temporaries(path)
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                             dir=directory)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-",
+                                             suffix=".tmp", dir=directory)
     except OSError as exc:
         raise DeckgenError(f"cannot write in the output folder ({_reason(exc)}); choose "
                            "another -o path", directory) from exc
@@ -349,9 +349,31 @@ def _reason(exc: OSError) -> str:
 
 def _remove_stale_temporaries(path: Path) -> None:
     """Temporary files a killed build left beside the output (the name escaped: a deck may
-    be called "notes[1].pptx")."""
+    be called "notes[1].pptx"); not those of a build still running (its process id is in
+    the name), which another build writing the same deck at the same time must not take
+    away."""
     for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        if _writer_is_running(stale.name[len(path.name) + 2:]):
+            continue
         _unlink_quietly(stale)
+
+
+def _writer_is_running(suffix: str) -> bool:
+    """Whether the build that made a temporary file ("PID-random.tmp") is still running (a
+    name without a process id is an older deckgen's: stale)."""
+    digits, dash, _ = suffix.partition("-")
+    if not dash or not digits.isdigit():
+        return False
+    pid = int(digits)
+    if pid <= 0 or pid == os.getpid():  # (0 would ask about the whole process group)
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except PermissionError:  # it does, and belongs to another user
+        return True
+    except (OSError, OverflowError):
+        return False
+    return True
 
 
 def _unlink_quietly(path: Path) -> None:

@@ -478,6 +478,25 @@ def test_stale_temporaries_are_cleaned_up(cli: Cli, write_md, tmp_path: Path) ->
     assert stray_temporaries(tmp_path) == []
 
 
+def test_a_running_builds_temporary_is_left_alone(cli: Cli, write_md, tmp_path: Path) -> None:
+    """Two builds of the same deck at once: neither removes the other's temporary file;
+    those of builds no longer running (and of older versions, without a process id) go."""
+    source = write_md("## A\n\ntext\n")
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        alive = tmp_path / f".deck.pptx.{running.pid}-k3j2.tmp"
+        alive.write_bytes(b"being written by another build")
+        finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                                  capture_output=True, text=True, check=True)
+        dead = tmp_path / f".deck.pptx.{finished.stdout.strip()}-x9q1.tmp"
+        dead.write_bytes(b"left by a killed build")
+        assert cli("build", source, "-o", tmp_path / "deck.pptx").code == 0
+        assert stray_temporaries(tmp_path) == [alive]
+    finally:
+        running.kill()
+        running.wait()
+
+
 def test_source_is_never_overwritten(cli: Cli, write_md) -> None:
     source = write_md("## A\n\ntext\n")
     before = source.read_bytes()
