@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from deckgen.errors import Diagnostics
+from deckgen.errors import Diagnostic, Diagnostics
 from deckgen.images import PreparedImage
 from deckgen.measure import MeasuredParagraph, Measurer
 from deckgen.model import (
@@ -243,6 +243,49 @@ def _notes_block_at(notes: Notes, line: int) -> list[Block]:
     return [block]
 
 
+@dataclass(frozen=True)
+class _KeptSlide:
+    """What a build laid out of one slide, and what that depended on besides the theme."""
+
+    slide: Slide
+    pictures: tuple[PreparedImage | None, ...]
+    placed: tuple[PlacedSlide, ...]
+    warnings: tuple[Diagnostic, ...]
+
+
+@dataclass
+class _KeptLayouts:
+    """While a watch runs: the last build's slides, by the identity of their model slide
+    (the slide builder hands an unchanged section's slides back as the same objects), for
+    one theme, measurer and overflow policy."""
+
+    context: tuple[object, ...]
+    last: dict[int, _KeptSlide] = field(default_factory=dict)
+    now: dict[int, _KeptSlide] = field(default_factory=dict)
+
+
+_kept: _KeptLayouts | None = None
+_keeping = False
+
+
+def keep_between_builds(keep: bool = True) -> None:
+    """Start (or stop) keeping each build's laid-out slides for the next (`build --watch`),
+    which then lays out again only the slides a change made anew."""
+    global _kept, _keeping
+    _kept, _keeping = None, keep
+
+
+def _kept_for(layout: DeckLayout) -> _KeptLayouts | None:
+    """What the last build kept, if it was laid out in the same context (else nothing)."""
+    global _kept
+    if not _keeping:
+        return None
+    context = (layout.theme, layout.measurer, layout.overflow, layout.deck.source)
+    if _kept is None or _kept.context != context:
+        _kept = _KeptLayouts(context)
+    return _kept
+
+
 class DeckLayout:
     """Lays out the slides of a deck with one theme and one overflow policy."""
 
@@ -271,10 +314,32 @@ class DeckLayout:
     def slides(self) -> list[PlacedSlide]:
         """Every slide of the deck, continuation slides included, numbered in order."""
         placed: list[PlacedSlide] = []
+        kept = _kept_for(self)
         for slide in self.deck.slides:
-            placed.extend(self.slide(slide))
+            placed.extend(self.slide(slide) if kept is None else self._slide_kept(slide, kept))
+        if kept is not None:
+            kept.last = kept.now  # this build's slides, and no more: a watch does not grow
+            kept.now = {}
         return [self._with_footer(slide, number) for number, slide
                 in enumerate(placed, start=1)]
+
+    def _slide_kept(self, slide: Slide, kept: _KeptLayouts) -> list[PlacedSlide]:
+        """self.slide(slide), or what the last build laid out of the very same slide object
+        (with its warnings said again) when the pictures it shows are unchanged too."""
+        if slide.kind in (SlideKind.TITLE, SlideKind.TIMELINE):  # they read the whole deck
+            return self.slide(slide)
+        pictures = tuple(self.images.get(image) for image in slide.images)
+        known = kept.last.get(id(slide))
+        if known is not None and known.slide is slide and known.pictures == pictures:
+            self.diagnostics.items.extend(known.warnings)
+            placed = known.placed
+        else:
+            before = len(self.diagnostics.items)
+            placed = tuple(self.slide(slide))
+            known = _KeptSlide(slide, pictures, placed,
+                               tuple(self.diagnostics.items[before:]))
+        kept.now[id(slide)] = known  # it holds the slide: no other object can take its id
+        return list(placed)
 
     def slide(self, slide: Slide) -> list[PlacedSlide]:
         """One model slide as one or more placed slides."""

@@ -64,13 +64,13 @@ def watch(rebuild: Callable[[], Sequence[Path]], source: Path, *,
 @contextmanager
 def kept_between_builds() -> Iterator[None]:
     """While a watch runs, the parser, the slide builder and the renderer keep what they
-    made in the last build (the note's sections, the slides of each, the slides as
-    written) for the next one, which makes again only what a change touched; each build
+    made in the last build (the note's sections, the slides of each, the slides laid out
+    and as written) for the next one, which makes again only what a change touched; each build
     replaces what was kept with its own, and the watch's end drops it."""
-    from deckgen import parse, render, structure  # render imports python-pptx
+    from deckgen import layout, parse, render, structure  # render imports python-pptx
 
     switches = (parse.keep_between_builds, structure.keep_between_builds,
-                render.keep_between_builds)
+                layout.keep_between_builds, render.keep_between_builds)
     for keep in switches:
         keep(True)
     try:

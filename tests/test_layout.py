@@ -17,6 +17,7 @@ from deckgen.layout import (
     DeckLayout,
     Overflow,
     PictureShape,
+    PlacedSlide,
     TextShape,
     notes_for_parts,
 )
@@ -435,3 +436,46 @@ def test_a_slide_that_is_not_continued_keeps_all_its_notes() -> None:
     notes = Notes((Paragraph((Span("a"),), 1), Paragraph((Span("b"),), 50)))
     assert notes_for_parts(notes, [30]) == [notes]
 
+
+
+def _long_slide(title: str, items: int) -> Slide:
+    points = Points(tuple(Point((Span(f"{title} point {n} " + "word " * 12),), n + 2)
+                          for n in range(items)), 1)
+    return Slide(SlideKind.CONTENT, title, 1, body=(points,))
+
+
+def test_kept_layouts_are_reused_only_for_the_same_slide_objects(
+        measurer: Measurer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from deckgen import layout as layout_module
+
+    theme = load_theme("default", Diagnostics())
+    unchanged, edited = _long_slide("Same", 30), _long_slide("Before", 3)
+    laid_out: list[str] = []
+    original = DeckLayout.slide
+
+    def counting(self: DeckLayout, slide: Slide) -> list[PlacedSlide]:
+        laid_out.append(slide.title)
+        return original(self, slide)
+
+    monkeypatch.setattr(DeckLayout, "slide", counting)
+
+    def build(slides: tuple[Slide, ...]) -> tuple[list[PlacedSlide], Diagnostics]:
+        diagnostics = Diagnostics()
+        deck = Deck(Path("notes.md"), DeckMeta("Deck"), slides)
+        return (DeckLayout(theme, measurer, {}, Overflow.NOTES, diagnostics, deck).slides(),
+                diagnostics)
+
+    _, fresh_diagnostics = build((unchanged, edited))
+    assert fresh_diagnostics.warnings  # the 30 points do not all fit: a warning
+    layout_module.keep_between_builds()
+    try:
+        build((unchanged, edited))
+        laid_out.clear()
+        again = _long_slide("After", 3)
+        kept, kept_diagnostics = build((unchanged, again))
+        assert laid_out == ["After"]  # only the slide made anew is laid out again
+    finally:
+        layout_module.keep_between_builds(False)
+    plain, plain_diagnostics = build((unchanged, again))
+    assert kept == plain
+    assert kept_diagnostics.items == plain_diagnostics.items  # the warning said again
