@@ -375,7 +375,6 @@ def build_once(args: argparse.Namespace, out: TextIO, err: TextIO) -> tuple[int,
 def run_watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """`deckgen build --watch`: build, then rebuild on every change until Ctrl-C (exit 0);
     pictures are decoded and encoded again only when they change."""
-    from deckgen.cache import forget_between_builds, keep_between_builds
     from deckgen.watch import watch, watched_paths
 
     def rebuild() -> list[Path]:
@@ -397,14 +396,11 @@ def run_watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not args.quiet:
         print(f"watching {args.source}, its pictures and its theme; Ctrl-C stops",
               file=err, flush=True)
-    keep_between_builds()
     try:
         watch(rebuild, args.source, on_change=changed, on_error=failed)
     except KeyboardInterrupt:
         if not args.quiet:
             print("stopped watching", file=err, flush=True)
-    finally:
-        forget_between_builds()
     return EXIT_OK
 
 

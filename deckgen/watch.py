@@ -63,14 +63,15 @@ def watch(rebuild: Callable[[], Sequence[Path]], source: Path, *,
 
 @contextmanager
 def kept_between_builds() -> Iterator[None]:
-    """While a watch runs, the parser, the slide builder and the renderer keep what they
-    made in the last build (the note's sections, the slides of each, the slides laid out
-    and as written) for the next one, which makes again only what a change touched; each build
-    replaces what was kept with its own, and the watch's end drops it."""
-    from deckgen import layout, parse, render, structure  # render imports python-pptx
+    """While a watch runs, every stage keeps what it made in the last build for the next
+    one, which makes again only what a change touched: the pictures inspected and encoded
+    (cache.py), the note's sections, the slides of each, the slides laid out and as
+    written. Each build replaces what was kept with its own; the watch's end drops it all."""
+    from deckgen import cache, layout, parse, render, structure  # render imports python-pptx
 
     switches = (parse.keep_between_builds, structure.keep_between_builds,
                 layout.keep_between_builds, render.keep_between_builds)
+    cache.keep_between_builds()
     for keep in switches:
         keep(True)
     try:
@@ -78,6 +79,7 @@ def kept_between_builds() -> Iterator[None]:
     finally:
         for keep in switches:
             keep(False)
+        cache.forget_between_builds()
 
 
 def _watch(rebuild: Callable[[], Sequence[Path]], source: Path, stop: threading.Event,

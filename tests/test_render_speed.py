@@ -283,13 +283,15 @@ def test_a_copied_picture_is_found_by_its_content(tmp_path: Path,
 
 def test_watch_keeps_the_cache_only_while_it_runs(write_md: Callable[..., Path],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`build --watch` keeps pictures while the watch loop runs and drops them after
+    Ctrl-C (watch.kept_between_builds)."""
     seen: list[object] = []
 
-    def fake_watch(*args: object, **kwargs: object) -> int:
+    def interrupted_loop(*args: object, **kwargs: object) -> int:
         seen.append(cache.build_cache())
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("deckgen.watch.watch", fake_watch)
+    monkeypatch.setattr("deckgen.watch._watch", interrupted_loop)
     note = write_md("# A\n")
     result: CliResult = run_main("build", note, "--watch", "-q")
     assert result.code == 0

@@ -17,7 +17,7 @@ import pytest
 from conftest import REPO_ROOT
 from pptx import Presentation
 
-from deckgen import cache, parse, render, structure
+from deckgen import cache, layout, parse, render, structure
 from deckgen.build import BuildOptions, build
 from deckgen.errors import DeckgenError, Diagnostics
 from deckgen.watch import changed_paths, signature, snapshot, watch, watched_paths
@@ -326,13 +326,15 @@ def test_what_builds_keep_is_kept_only_while_watching(tmp_path: Path) -> None:
 
     def rebuild() -> list[Path]:
         build(options, Diagnostics())
-        kept.append((parse._kept_sections, structure._kept, render._kept))
+        kept.append((parse._kept_sections, structure._kept, layout._kept, render._kept,
+                     cache.build_cache()))
         return [source]
 
     with watching(rebuild, source):
         assert wait_for(lambda: len(kept) == 1)
     assert all(state is not None for state in kept[0])
-    assert (parse._kept_sections, structure._kept, render._kept) == (None, None, None)
+    assert (parse._kept_sections, structure._kept, layout._kept, render._kept,
+            cache.build_cache()) == (None, None, None, None, None)
 
 
 # --- the command line -------------------------------------------------------------------------
