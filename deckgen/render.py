@@ -25,6 +25,7 @@ from pptx.util import Emu
 
 from deckgen.archive import Archive, PackedEntries
 from deckgen.errors import DeckgenError
+from deckgen.images import PNG_SIGNATURE
 from deckgen.layout import (
     EMU_PER_PT,
     TEXT_INSET,
@@ -537,7 +538,7 @@ def _picture_extension(data: bytes) -> str:
     """The extension python-pptx gives a picture: PNG and JPEG (all deckgen embeds) told by
     their signature; others by python-pptx itself, which opens them with Pillow (and
     imports its format plugins: ~5 ms of a short build)."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+    if data.startswith(PNG_SIGNATURE):
         return "png"
     if data.startswith(b"\xff\xd8\xff"):
         return "jpg"
