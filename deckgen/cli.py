@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 from deckgen import __version__
 from deckgen.errors import DeckgenError, Diagnostics, Level, UsageError
 from deckgen.fontlist import start_font_listing
+from deckgen.startup import defer_unused_imports
 
 if TYPE_CHECKING:
     from deckgen.build import BuildOptions, Plan
@@ -259,6 +260,7 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run the parsed command; every error, an interruption and a bug end in one line."""
     if args.command in ("build", "check", "preview"):
         start_font_listing()  # text is measured on installed fonts: list them meanwhile
+        defer_unused_imports()
     try:
         if args.command == "build":
             return run_build(args, out, err)
