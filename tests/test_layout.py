@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from PIL import ImageFont
+from PIL import ImageFont, features
 
 from deckgen import measure
 from deckgen.errors import Diagnostics
@@ -28,6 +28,9 @@ from deckgen.measure import (
     _has_glyph,
     _load,
     _Recent,
+    _unshaped_advance,
+    _unshaped_kind,
+    _unshaped_notdef_advance,
     char_class,
     find_font,
     measurer_for,
@@ -362,6 +365,27 @@ def test_a_character_the_face_lacks_is_estimated() -> None:
         for char in "Az9 .,·—€é가漢한ㄱ□◆\u2003\u00a0\u200b\u0600😀":
             expected = advances.getlength(char) / 1000 if _has_glyph(font, char) else 0.5
             assert _em_of(font, char, 0.5) == expected, (font.family, char)
+
+
+@needs_fonts
+@pytest.mark.skipif(not features.check("raqm"), reason="Pillow without raqm")
+def test_advances_read_without_shaping_equal_the_shaped_ones() -> None:
+    """Letters, digits, punctuation, symbols and spaces are read from FreeType unshaped:
+    the same advance raqm gives, over Latin, Greek, Cyrillic, Hangul and CJK punctuation."""
+    assert LIBERATION is not None and NOTO_KR is not None
+    samples = [chr(code) for code in (*range(0x20, 0x530), *range(0x2000, 0x2070),
+                                      *range(0x3000, 0x3100), *range(0xAC00, 0xD7A4, 37),
+                                      *range(0xFF00, 0xFFEF))]
+    unshaped = 0
+    for font in (LIBERATION, NOTO_KR):
+        shaped = _load(font.path, font.index)
+        for char in samples:
+            if _unshaped_kind(char) and _unshaped_advance(font, char) not in (
+                    None, _unshaped_notdef_advance(font)):
+                unshaped += 1
+                assert _em_of(font, char, 0.5) == shaped.getlength(char) / 1000, (
+                    font.family, hex(ord(char)))
+    assert unshaped > 1500  # most of what the fonts draw took the unshaped way
 
 
 # --- splitting with heights counted once ---------------------------------------------------
