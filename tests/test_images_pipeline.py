@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import multiprocessing
 import random
+import re
 import struct
 import zipfile
 import zlib
@@ -93,9 +94,87 @@ def loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_check_png_reads_the_size_and_late_metadata() -> None:
     data = png_data(diagram((320, 200)))
-    assert check_png(data) == images.PngLayout((320, 200), late_metadata=False)
+    assert check_png(data) == images.PngLayout((320, 200), late_metadata=False,
+                                               plain_mode="RGB")
     late = with_chunk_before_iend(data, b"tEXt", b"Comment\x00after the pixels")
     assert check_png(late).late_metadata
+
+
+def with_header(data: bytes, depth: int, colour: int, *, compression: int = 0,
+                filtering: int = 0, interlace: int = 0) -> bytes:
+    """The PNG with its IHDR rewritten (its pixel data no longer matches: only the header
+    is read)."""
+    width, height = struct.unpack_from(">II", data, 16)
+    header = struct.pack(">IIBBBBB", width, height, depth, colour, compression, filtering,
+                         interlace)
+    return data[:8] + chunk(b"IHDR", header) + data[33:]
+
+
+def png_variants() -> dict[str, bytes]:
+    """PNGs of every mode and the chunks that decide whether the header is enough."""
+    rgb = diagram((160, 120))
+    variants = {mode: png_data(rgb.convert(mode)) for mode in ("1", "L", "LA", "P", "RGB",
+                                                                "RGBA", "I;16")}
+    for bits in (1, 2, 4):
+        variants[f"P{bits}"] = png_data(rgb.convert("P", colors=2 ** bits), bits=bits)
+    variants["L+tRNS"] = png_data(rgb.convert("L"), transparency=255)
+    variants["RGB+tRNS"] = png_data(rgb, transparency=(255, 255, 255))
+    variants["P+tRNS"] = png_data(rgb.convert("P"), transparency=0)
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Software", "a drawing program")
+    variants["tEXt"] = png_data(rgb, pnginfo=text)
+    raw_exif = PngImagePlugin.PngInfo()
+    hexed = exif_orientation(EXIF_ROTATED).hex()
+    raw_exif.add_text("Raw profile type exif", f"\nexif\n{len(hexed) // 2}\n{hexed}")
+    variants["raw profile exif"] = png_data(rgb, pnginfo=raw_exif)
+    xmp = PngImagePlugin.PngInfo()
+    xmp.add_itxt("XML:com.adobe.xmp", '<x:xmpmeta><rdf:Description tiff:Orientation="8"/>'
+                 "</x:xmpmeta>")
+    variants["XMP"] = png_data(rgb, pnginfo=xmp)
+    compressed = PngImagePlugin.PngInfo()
+    compressed.add_text("Comment", "squeezed", zip=True)
+    variants["zTXt"] = png_data(rgb, pnginfo=compressed)
+    variants["eXIf"] = png_data(rgb, exif=exif_orientation(EXIF_ROTATED))
+    variants["late eXIf"] = with_chunk_before_iend(png_data(rgb), b"eXIf",
+                                                   exif_orientation(EXIF_ROTATED))
+    frames = io.BytesIO()
+    rgb.save(frames, "PNG", save_all=True, append_images=[rgb.rotate(90)], duration=100)
+    variants["APNG"] = frames.getvalue()
+    plain = png_data(rgb)
+    for depth, colour in ((16, 2), (16, 4), (16, 6), (8, 4), (2, 0), (4, 3), (3, 0),
+                          (16, 3), (8, 1), (8, 5)):
+        variants[f"header {depth}/{colour}"] = with_header(plain, depth, colour)
+    variants["interlaced"] = with_header(plain, 8, 2, interlace=1)
+    variants["filter 1"] = with_header(plain, 8, 2, filtering=1)
+    variants["compression 1"] = with_header(plain, 8, 2, compression=1)
+    return variants
+
+
+def inspected(data: bytes) -> object:
+    try:
+        return inspect_bytes(data)
+    except Unreadable as error:  # the same error, but for the address of Pillow's stream
+        return "Unreadable: " + re.sub(r" at 0x[0-9a-f]+", "", str(error))
+
+
+def test_a_png_read_from_its_header_is_what_pillow_reads(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Format, size, mode, orientation and animation of a PNG without EXIF, XMP, compressed
+    text or animation come from its header alone, exactly as Pillow would give them."""
+    variants = png_variants()
+    from_header = {name: inspected(data) for name, data in variants.items()}
+    plain = {name for name, data in variants.items() if check_png(data).plain_mode}
+    assert plain == {"1", "L", "LA", "P", "RGB", "RGBA", "I;16", "P1", "P2", "P4",
+                     "L+tRNS", "RGB+tRNS", "P+tRNS", "tEXt", "header 16/2", "header 16/4",
+                     "header 16/6", "header 8/4", "header 2/0", "header 4/3", "interlaced"}
+    monkeypatch.setattr(images, "PNG_MODES", {})  # every PNG read by Pillow
+    assert not any(check_png(data).plain_mode for data in variants.values())
+    from_pillow = {name: inspected(data) for name, data in variants.items()}
+    assert from_header == from_pillow
+    assert from_pillow["raw profile exif"].orientation == EXIF_ROTATED  # type: ignore[union-attr]
+    assert from_pillow["XMP"].orientation == 8  # type: ignore[union-attr]
+    assert from_pillow["APNG"].animated  # type: ignore[union-attr]
+    assert str(from_pillow["header 3/0"]).startswith("Unreadable")
 
 
 @pytest.mark.parametrize(("damage", "problem"), [
