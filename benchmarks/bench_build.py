@@ -184,8 +184,7 @@ def bare_spec(case: Case) -> Path:
     from deckgen.images import OUTSIDE, resolve_image_path
     from deckgen.model import Callout, Code, Points, plain_text
     from deckgen.parse import parse_document, read_source
-    from deckgen.render import notes_lines
-    from deckgen.structure import build_deck
+    from deckgen.structure import build_deck, notes_lines
 
     diagnostics = Diagnostics()
     deck = build_deck(parse_document(case.note, read_source(case.note), diagnostics),
@@ -296,6 +295,28 @@ def measure(command: list[str], deck: Path, child: Child) -> Run:
                usage.ru_utime + usage.ru_stime)
 
 
+#: What the speed targets were set against: importing the three libraries a build needs took
+#: about this long on the machine they were set on (Python's own start included).
+REFERENCE_IMPORT_SECONDS = 0.16
+
+
+def machine_reference(runs: int, child: Child) -> tuple[float, float]:
+    """Median seconds of starting Python, and of importing python-pptx, markdown-it-py and
+    Pillow, each run `runs` times, interleaved: how fast this machine is right now (a
+    shared machine's speed drifts by half within a day)."""
+    commands = ([sys.executable, "-c", "pass"],
+                [sys.executable, "-c", "import pptx, markdown_it, PIL.Image"])
+    seconds: tuple[list[float], list[float]] = ([], [])
+    for turn in range(runs + 1):
+        for command, times in zip(commands, seconds, strict=True):
+            started = time.perf_counter()
+            subprocess.run(command, cwd=child.folder, env=child.environment, check=True,
+                           stdout=subprocess.DEVNULL)
+            if turn:  # the first turn warms the caches up
+                times.append(time.perf_counter() - started)
+    return statistics.median(seconds[0]), statistics.median(seconds[1])
+
+
 def measure_runs(command: list[str], deck: Path, runs: int,
                  child: Child) -> Run:
     """One warm-up, then `runs` runs: the median time, the largest peak, the deck size."""
@@ -377,7 +398,8 @@ def figures(run: Run | None, width: int = 9) -> str:
     if run is None:
         return f"{'—':>{width}} {'':>7} {'':>7} {'':>8}"
     cpu = f"{run.cpu_seconds:5.2f} s" if run.cpu_seconds else ""
-    return (f"{run.seconds:{width - 2}.2f} s {cpu:>7} {run.peak_bytes / 2**20:4.0f} MB "
+    digits = 3 if run.seconds < 1 else 2
+    return (f"{run.seconds:{width - 2}.{digits}f} s {cpu:>7} {run.peak_bytes / 2**20:4.0f} MB "
             f"{run.deck_bytes / 1e6:5.1f} MB")
 
 
@@ -412,6 +434,10 @@ def main() -> int:
           f"{os.getloadavg()[0]:.2f}; wall and cpu: median of {args.runs} runs "
           f"({args.photo_runs} for photos and watch) after a warm-up; peak: largest RSS of "
           "a run's process tree")
+    start, imports = machine_reference(max(args.runs, 5), children)
+    print(f"this machine now: starting Python {start:.3f} s; importing python-pptx, "
+          f"markdown-it-py and Pillow {imports:.3f} s (the targets were set where that "
+          f"import took about {REFERENCE_IMPORT_SECONDS} s)")
     print(HEADER)
     try:
         for case in cases:
