@@ -71,6 +71,8 @@ PNG_ORIENTING_TEXT = {b"Raw profile type exif", b"XML:com.adobe.xmp"}
 #: Text a PNG may carry and still be read from its header alone (Pillow caps the text it
 #: reads, and zTXt and iTXt would have to be decompressed to be judged).
 PNG_PLAIN_TEXT_BYTES = 1_000_000
+#: What a picture file may be, as said to someone whose file is none of them.
+READABLE_FORMATS = "PNG, JPEG, GIF, WebP, BMP, TIFF or SVG"
 #: The pseudo format name of a vector picture, rasterised with cairosvg.
 SVG = "SVG"
 #: Modes a portable picture may have and still be embedded byte for byte.
@@ -383,6 +385,9 @@ def _inspect_raster(path: Path | None, content: bytes, byte_size: int) -> ImageS
                 animated = bool(getattr(opened, "is_animated", False))
     except Unreadable:
         raise
+    except PILImage.UnidentifiedImageError as exc:  # its message shows Pillow's stream object
+        raise Unreadable(f"cannot be read (not a picture in a format deckgen reads: "
+                         f"{READABLE_FORMATS})") from exc
     except OSError as exc:
         if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
             raise Unreadable(f"cannot be read ({exc.strerror or exc})") from exc

@@ -438,8 +438,16 @@ def test_truncated_jpeg_is_a_placeholder(tmp_path: Path, size: tuple[int, int]) 
 def test_garbage_file_is_a_placeholder(tmp_path: Path) -> None:
     (tmp_path / "fake.png").write_bytes(b"this is not a picture at all")
     result, deck = build(tmp_path, notes_with("fake.png"))
-    warning_at(result, tmp_path / "notes.md", PICTURE_LINE, "fake.png", "cannot be read")
+    warning_at(result, tmp_path / "notes.md", PICTURE_LINE, "fake.png",
+               "cannot be read (not a picture in a format deckgen reads: PNG, JPEG,")
     assert len(deck_placeholders(deck)) == 1
+
+
+def test_garbage_in_a_data_uri_is_named_without_python_objects() -> None:
+    with pytest.raises(Unreadable) as refused:
+        inspect_bytes(b"hello world")
+    assert str(refused.value).startswith("cannot be read (not a picture in a format")
+    assert "0x" not in str(refused.value) and "BytesIO" not in str(refused.value)
 
 
 def test_directory_named_like_a_picture_is_a_placeholder(tmp_path: Path) -> None:
