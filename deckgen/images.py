@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, unquote_to_bytes
 
 from PIL import Image as PILImage
+from PIL import UnidentifiedImageError
 
 from deckgen.cache import build_cache
 from deckgen.errors import Diagnostics
@@ -385,7 +386,7 @@ def _inspect_raster(path: Path | None, content: bytes, byte_size: int) -> ImageS
                 animated = bool(getattr(opened, "is_animated", False))
     except Unreadable:
         raise
-    except PILImage.UnidentifiedImageError as exc:  # its message shows Pillow's stream object
+    except UnidentifiedImageError as exc:  # its message shows Pillow's stream object
         raise Unreadable(f"cannot be read (not a picture in a format deckgen reads: "
                          f"{READABLE_FORMATS})") from exc
     except OSError as exc:
