@@ -45,15 +45,24 @@ def defer_unused_imports(names: tuple[str, ...] = DEFERRED_MODULES) -> None:
 
 
 def _loader_on_first_use(module: ModuleType, spec: ModuleSpec) -> Callable[[str], object]:
-    """A module `__getattr__` that runs the module's code, once, then looks up `name`."""
-    lock = threading.Lock()
+    """A module `__getattr__` that runs the module's code, once, then looks up `name`.
+    Another thread that asks meanwhile waits for the code to finish; a lookup the code
+    itself makes before it defines the name fails, as in any module still being imported."""
+    lock = threading.RLock()
+    started = False
 
     def load_and_get(name: str) -> object:
+        nonlocal started
         with lock:
-            if module.__dict__.get("__getattr__") is load_and_get:
-                del module.__dict__["__getattr__"]
+            if not started:
+                started = True
                 assert spec.loader is not None
                 spec.loader.exec_module(module)
+                if module.__dict__.get("__getattr__") is load_and_get:
+                    del module.__dict__["__getattr__"]
+            elif module.__dict__.get("__getattr__") is load_and_get:
+                raise AttributeError(f"partially initialized module {module.__name__!r} "
+                                     f"has no attribute {name!r}")
         return getattr(module, name)  # AttributeError if the module has no such name
 
     return load_and_get

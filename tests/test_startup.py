@@ -52,6 +52,46 @@ def test_a_missing_name_is_still_an_attribute_error() -> None:
     assert out.split("\n")[:2] == ["AttributeError True", "0cc175"]
 
 
+def test_threads_that_ask_at_once_all_get_the_module() -> None:
+    out = run_fresh("""
+        import threading
+        from deckgen.startup import defer_unused_imports
+        defer_unused_imports(("hashlib",))
+        import hashlib
+        start, found = threading.Barrier(8), []
+        def digest():
+            start.wait()
+            found.append(hashlib.sha256(b"").hexdigest()[:8])
+        threads = [threading.Thread(target=digest) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        print(sorted(set(found)), len(found), "__getattr__" in vars(hashlib))
+    """)
+    assert out.split("\n")[0] == "['e3b0c442'] 8 False"
+
+
+def test_a_module_whose_code_fails_says_so_on_the_next_lookup(tmp_path: Path) -> None:
+    (tmp_path / "breaks_on_import.py").write_text("VALUE = 1\nraise RuntimeError('broken')\n")
+    out = run_fresh("""
+        import sys
+        sys.path.insert(0, sys.argv[1])
+        from deckgen.startup import defer_unused_imports
+        defer_unused_imports(("breaks_on_import",))
+        import breaks_on_import
+        try:
+            breaks_on_import.VALUE
+        except RuntimeError as error:
+            print("first:", error)
+        try:
+            breaks_on_import.OTHER
+        except AttributeError as error:
+            print("then:", "partially initialized" in str(error))
+    """, str(tmp_path))
+    assert out.split("\n")[:2] == ["first: broken", "then: True"]
+
+
 def test_modules_already_imported_or_unknown_are_left_alone() -> None:
     out = run_fresh("""
         import sys, hashlib
