@@ -67,12 +67,19 @@ PNG_METADATA_CHUNKS = {b"eXIf", b"tEXt", b"zTXt", b"iTXt"}
 PNG_MODES = {(1, 0): "1", (2, 0): "L", (4, 0): "L", (8, 0): "L", (16, 0): "I;16",
              (8, 2): "RGB", (16, 2): "RGB", (1, 3): "P", (2, 3): "P", (4, 3): "P",
              (8, 3): "P", (8, 4): "LA", (16, 4): "RGBA", (8, 6): "RGBA", (16, 6): "RGBA"}
-#: Keywords of the PNG text chunks Pillow reads an orientation from.
-PNG_ORIENTING_TEXT = {b"Raw profile type exif", b"XML:com.adobe.xmp"}
+#: Keywords of the PNG text chunks Pillow reads an orientation from (a text chunk's keyword
+#: becomes a key of the picture's `info`, which `getexif` looks these up in).
+PNG_ORIENTING_TEXT = {b"exif", b"Raw profile type exif", b"XML:com.adobe.xmp", b"xmp"}
+PNG_TEXT_CHUNKS = {b"tEXt", b"zTXt", b"iTXt"}
+#: The chunks that may come before a PNG's pixels and still leave its header all there is
+#: to read: Pillow checks or interprets every other one as it opens the file
+#: (transparency, colour, a second header, compressed text, EXIF, animation).
+PNG_PLAIN_CHUNKS = {b"PLTE", b"tEXt"}
 #: Text a PNG may carry and still be read from its header alone (Pillow caps the text it
-#: reads, and zTXt and iTXt would have to be decompressed to be judged).
+#: reads).
 PNG_PLAIN_TEXT_BYTES = 1_000_000
-#: What a picture file may be, as said to someone whose file is none of them.
+#: The usual formats of a picture file, named to someone whose file is none of them (Pillow
+#: reads more: PPM, TGA, ICO and others).
 READABLE_FORMATS = "PNG, JPEG, GIF, WebP, BMP, TIFF or SVG"
 #: The pseudo format name of a vector picture, rasterised with cairosvg.
 SVG = "SVG"
@@ -387,8 +394,8 @@ def _inspect_raster(path: Path | None, content: bytes, byte_size: int) -> ImageS
     except Unreadable:
         raise
     except UnidentifiedImageError as exc:  # its message shows Pillow's stream object
-        raise Unreadable(f"cannot be read (not a picture in a format deckgen reads: "
-                         f"{READABLE_FORMATS})") from exc
+        raise Unreadable(f"cannot be read (not a picture deckgen recognises, such as "
+                         f"{READABLE_FORMATS}, or a damaged one)") from exc
     except OSError as exc:
         if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
             raise Unreadable(f"cannot be read ({exc.strerror or exc})") from exc
@@ -445,7 +452,8 @@ def check_png(data: bytes) -> PngLayout:
             if kind != b"IHDR" or length < 8:
                 raise Unreadable("cannot be read (broken PNG file: no IHDR chunk first)")
             size = struct.unpack_from(">II", data, position + 8)
-            if length == 13 and body[10] == body[11] == 0:  # deflate, no filter variant
+            # Pillow refuses a picture without pixels, and a filter method it does not know.
+            if length == 13 and min(size) > 0 and body[10] == body[11] == 0:
                 plain_mode = PNG_MODES.get((body[8], body[9]))
         elif kind == b"IDAT":
             pixels = True
@@ -453,14 +461,15 @@ def check_png(data: bytes) -> PngLayout:
             if not pixels:
                 raise Unreadable("cannot be read (PNG file without pixel data)")
             return PngLayout(size, late_metadata, plain_mode)
-        elif kind in PNG_METADATA_CHUNKS:
-            late_metadata = late_metadata or pixels
-            text_bytes += length
-            if (kind != b"tEXt" or text_bytes > PNG_PLAIN_TEXT_BYTES
-                    or bytes(body[:80]).partition(b"\0")[0] in PNG_ORIENTING_TEXT):
+        else:
+            late_metadata = late_metadata or (pixels and kind in PNG_METADATA_CHUNKS)
+            text_bytes += length if kind in PNG_TEXT_CHUNKS else 0
+            orienting = kind == b"eXIf" or (
+                kind in PNG_TEXT_CHUNKS
+                and bytes(body[:80]).partition(b"\0")[0] in PNG_ORIENTING_TEXT)
+            if (orienting or text_bytes > PNG_PLAIN_TEXT_BYTES
+                    or not (pixels or kind in PNG_PLAIN_CHUNKS)):
                 plain_mode = None
-        elif kind in (b"acTL", b"fcTL", b"fdAT"):  # an animation
-            plain_mode = None
         position = end
 
 

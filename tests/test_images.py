@@ -439,14 +439,28 @@ def test_garbage_file_is_a_placeholder(tmp_path: Path) -> None:
     (tmp_path / "fake.png").write_bytes(b"this is not a picture at all")
     result, deck = build(tmp_path, notes_with("fake.png"))
     warning_at(result, tmp_path / "notes.md", PICTURE_LINE, "fake.png",
-               "cannot be read (not a picture in a format deckgen reads: PNG, JPEG,")
+               "cannot be read (not a picture deckgen recognises, such as PNG, JPEG,")
+    assert len(deck_placeholders(deck)) == 1
+
+
+def test_a_png_of_no_width_is_a_placeholder(tmp_path: Path) -> None:
+    """Its header is read without Pillow, which refuses such a file: so must the header."""
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(out, "PNG")
+    data = out.getvalue()
+    header = b"IHDR" + struct.pack(">IIBBBBB", 0, 30, 8, 2, 0, 0, 0)
+    data = (data[:8] + struct.pack(">I", 13) + header
+            + struct.pack(">I", zlib.crc32(header) & 0xFFFFFFFF) + data[33:])
+    (tmp_path / "flat.png").write_bytes(data)
+    result, deck = build(tmp_path, notes_with("flat.png"))
+    warning_at(result, tmp_path / "notes.md", PICTURE_LINE, "flat.png", "cannot be read")
     assert len(deck_placeholders(deck)) == 1
 
 
 def test_garbage_in_a_data_uri_is_named_without_python_objects() -> None:
     with pytest.raises(Unreadable) as refused:
         inspect_bytes(b"hello world")
-    assert str(refused.value).startswith("cannot be read (not a picture in a format")
+    assert str(refused.value).startswith("cannot be read (not a picture deckgen recognises")
     assert "0x" not in str(refused.value) and "BytesIO" not in str(refused.value)
 
 

@@ -145,6 +145,24 @@ def png_variants() -> dict[str, bytes]:
                           (16, 3), (8, 1), (8, 5)):
         variants[f"header {depth}/{colour}"] = with_header(plain, depth, colour)
     variants["interlaced"] = with_header(plain, 8, 2, interlace=1)
+    width, height = struct.unpack_from(">II", plain, 16)
+    variants["no width"] = plain[:8] + chunk(b"IHDR", struct.pack(">IIBBBBB", 0, height, 8, 2,
+                                                                  0, 0, 0)) + plain[33:]
+    variants["no height"] = plain[:8] + chunk(b"IHDR", struct.pack(">IIBBBBB", width, 0, 8, 2,
+                                                                   0, 0, 0)) + plain[33:]
+    small = with_header(plain, 8, 0)
+    variants["two headers"] = plain[:33] + small[8:33] + plain[33:]
+    for kind, body in ((b"gAMA", b"\x00\x01"), (b"pHYs", b"\x00"), (b"sRGB", b""),
+                       (b"iCCP", b"profile\x00\x01not deflated"), (b"prVt", b"private"),
+                       (b"tRNS", b"\x00")):
+        variants[f"{kind.decode()} first"] = plain[:33] + chunk(kind, body) + plain[33:]
+    for keyword, value in ((b"exif", exif_orientation(EXIF_ROTATED)),
+                           (b"xmp", b'<rdf:Description tiff:Orientation="6"/>')):
+        before = plain[:33] + chunk(b"tEXt", keyword + b"\x00" + value) + plain[33:]
+        variants[f"tEXt {keyword.decode()}"] = before
+        variants[f"late tEXt {keyword.decode()}"] = with_chunk_before_iend(
+            plain, b"tEXt", keyword + b"\x00" + value)
+    variants["late zTXt"] = with_chunk_before_iend(plain, b"zTXt", b"Comment\x00\x00x")
     variants["filter 1"] = with_header(plain, 8, 2, filtering=1)
     variants["compression 1"] = with_header(plain, 8, 2, compression=1)
     return variants
@@ -164,9 +182,9 @@ def test_a_png_read_from_its_header_is_what_pillow_reads(
     variants = png_variants()
     from_header = {name: inspected(data) for name, data in variants.items()}
     plain = {name for name, data in variants.items() if check_png(data).plain_mode}
-    assert plain == {"1", "L", "LA", "P", "RGB", "RGBA", "I;16", "P1", "P2", "P4",
-                     "L+tRNS", "RGB+tRNS", "P+tRNS", "tEXt", "header 16/2", "header 16/4",
-                     "header 16/6", "header 8/4", "header 2/0", "header 4/3", "interlaced"}
+    assert plain == {"1", "L", "LA", "P", "RGB", "RGBA", "I;16", "P1", "P2", "P4", "tEXt",
+                     "header 16/2", "header 16/4", "header 16/6", "header 8/4", "header 2/0",
+                     "header 4/3", "interlaced", "late zTXt"}
     monkeypatch.setattr(images, "PNG_MODES", {})  # every PNG read by Pillow
     assert not any(check_png(data).plain_mode for data in variants.values())
     from_pillow = {name: inspected(data) for name, data in variants.items()}
@@ -175,6 +193,9 @@ def test_a_png_read_from_its_header_is_what_pillow_reads(
     assert from_pillow["XMP"].orientation == 8  # type: ignore[union-attr]
     assert from_pillow["APNG"].animated  # type: ignore[union-attr]
     assert str(from_pillow["header 3/0"]).startswith("Unreadable")
+    assert str(from_pillow["no width"]).startswith("Unreadable")
+    assert from_pillow["tEXt exif"].orientation == EXIF_ROTATED  # type: ignore[union-attr]
+    assert from_pillow["late tEXt exif"].orientation == EXIF_ROTATED  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(("damage", "problem"), [
