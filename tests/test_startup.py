@@ -72,8 +72,15 @@ def test_threads_that_ask_at_once_all_get_the_module() -> None:
     assert out.split("\n")[0] == "['e3b0c442'] 8 False"
 
 
-def test_a_module_whose_code_fails_says_so_on_the_next_lookup(tmp_path: Path) -> None:
-    (tmp_path / "breaks_on_import.py").write_text("VALUE = 1\nraise RuntimeError('broken')\n")
+def write_module(folder: Path, name: str, body: str) -> None:
+    """A module that counts how often its code runs (in `sys.deferred_runs`)."""
+    (folder / f"{name}.py").write_text(
+        "import sys\nsys.__dict__.setdefault('deferred_runs', []).append(__name__)\n"
+        + textwrap.dedent(body), encoding="utf-8")
+
+
+def test_a_module_whose_code_fails_leaves_sys_modules(tmp_path: Path) -> None:
+    write_module(tmp_path, "breaks_on_import", "VALUE = 1\nraise RuntimeError('broken')\n")
     out = run_fresh("""
         import sys
         sys.path.insert(0, sys.argv[1])
@@ -83,13 +90,40 @@ def test_a_module_whose_code_fails_says_so_on_the_next_lookup(tmp_path: Path) ->
         try:
             breaks_on_import.VALUE
         except RuntimeError as error:
-            print("first:", error)
+            print("first:", error, "breaks_on_import" in sys.modules)
         try:
-            breaks_on_import.OTHER
-        except AttributeError as error:
-            print("then:", "partially initialized" in str(error))
+            import breaks_on_import
+        except RuntimeError as error:
+            print("again:", error, sys.deferred_runs)
     """, str(tmp_path))
-    assert out.split("\n")[:2] == ["first: broken", "then: True"]
+    assert out.split("\n")[:2] == ["first: broken False",
+                                   "again: broken ['breaks_on_import', 'breaks_on_import']"]
+
+
+def test_assignments_listings_and_reloads_run_the_module_as_an_import_would(tmp_path: Path) -> None:
+    write_module(tmp_path, "counted", "def answer():\n    return 42\n")
+    out = run_fresh("""
+        import importlib, sys
+        sys.path.insert(0, sys.argv[1])
+        from deckgen.startup import defer_unused_imports
+        defer_unused_imports(("counted", "hashlib"))
+        import counted, hashlib
+        counted.answer = lambda: 7  # the module's code runs first, then this
+        print(counted.answer(), sys.deferred_runs)
+        print("sha256" in dir(hashlib))
+    """, str(tmp_path))
+    assert out.split("\n")[:2] == ["7 ['counted']", "True"]
+    write_module(tmp_path, "reloaded", "VALUE = 1\n")
+    out = run_fresh("""
+        import importlib, sys
+        sys.path.insert(0, sys.argv[1])
+        from deckgen.startup import defer_unused_imports
+        defer_unused_imports(("reloaded",))
+        import reloaded
+        importlib.reload(reloaded)  # as for any module: its code ran, then runs again
+        print(reloaded.VALUE, hasattr(reloaded, "OTHER"), sys.deferred_runs)
+    """, str(tmp_path))
+    assert out.split("\n")[0] == "1 False ['reloaded', 'reloaded']"
 
 
 def test_modules_already_imported_or_unknown_are_left_alone() -> None:
