@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import functools
 import importlib
 import io
@@ -14,7 +15,7 @@ import sys
 import unicodedata
 import warnings
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
@@ -130,6 +131,9 @@ class ImageSource:
     deep: bool = False
     animated: bool = False
     byte_size: int = 0
+    #: What Pillow warned of as it read the header ("Invalid APNG, …"), said at the
+    #: picture's line instead of as a Python warning.
+    warnings: tuple[str, ...] = ()
 
     @property
     def upright_size(self) -> tuple[int, int]:
@@ -243,6 +247,8 @@ def prepare_image(image: Image, source: Path, resource_paths: Sequence[Path],
             found = _inspect_file_remembered(path)
     except Unreadable as problem:
         return placeholder(f"{name} {problem}; a placeholder is shown", path)
+    for warning in found.warnings:
+        diagnostics.warn(f"{name}: {warning}", source, image.line)
     width, height = found.upright_size
     return PreparedImage(image, path, b"", "", width, height, source=found)
 
@@ -371,6 +377,30 @@ def inspect_bytes(data: bytes, svg_hint: bool = False) -> ImageSource:
 
 
 def _inspect_raster(path: Path | None, content: bytes, byte_size: int) -> ImageSource:
+    """`_read_header`, with what Pillow warned of kept in the result."""
+    with pillow_warnings() as warned:
+        found = _read_header(path, content, byte_size)
+    return replace(found, warnings=tuple(warned)) if warned else found
+
+
+@contextlib.contextmanager
+def pillow_warnings() -> Iterator[list[str]]:
+    """The warnings raised inside, as one-line texts, instead of printed by Python (with
+    Pillow's file and source line). Not for threads: Python's warning filters are global."""
+    warned: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for quiet in (DeprecationWarning, PendingDeprecationWarning,  # for developers
+                      PILImage.DecompressionBombWarning):  # deckgen's own limit says it
+            warnings.filterwarnings("ignore", category=quiet)
+        yield warned
+    for warning in caught:
+        text = " ".join(str(warning.message).split())
+        if text and text not in warned:
+            warned.append(text)
+
+
+def _read_header(path: Path | None, content: bytes, byte_size: int) -> ImageSource:
     """A raster picture inspected from its header, without decoding its pixels; `content`
     is the picture itself when `path` is None, else the file's first bytes, or the whole
     file for a PNG (whose chunks are all checked)."""
@@ -591,6 +621,8 @@ class Encoded:
     extension: str = ""
     size: tuple[int, int] = (0, 0)
     problem: str = ""
+    #: What Pillow warned of as it decoded the picture.
+    warnings: tuple[str, ...] = ()
 
 
 class Placement(Protocol):
@@ -669,6 +701,11 @@ class Encoding:
         if image.source is None or image.data:
             return image
         outcome = self._outcome(image.source)
+        for warning in outcome.warnings:
+            if image.ref.line:
+                diagnostics.warn(f"image {image.name}: {warning}", note, image.ref.line)
+            else:
+                diagnostics.warn(f"image {image.name}: {warning}", image.path)
         if outcome.problem:
             problem = f"image {image.name} {outcome.problem}; a placeholder is shown"
             if image.ref.line:
@@ -790,7 +827,15 @@ def _pixels(size: tuple[int, int]) -> int:
 
 def encode_job(job: EncodeJob) -> Encoded:
     """One picture decoded (at reduced size when that is enough), normalised, downscaled
-    to the target and encoded; never raises."""
+    to the target and encoded, with what Pillow warned of that reading its header did not
+    already; never raises."""
+    with pillow_warnings() as warned:
+        outcome = _encode_or_say_why(job)
+    fresh = tuple(text for text in warned if text not in job.source.warnings)
+    return replace(outcome, warnings=fresh) if fresh else outcome
+
+
+def _encode_or_say_why(job: EncodeJob) -> Encoded:
     try:
         return _encode(job.source, job.target)
     except Unreadable as problem:

@@ -8,6 +8,7 @@ import os
 import random
 import struct
 import unicodedata
+import warnings
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -455,6 +456,39 @@ def test_a_png_of_no_width_is_a_placeholder(tmp_path: Path) -> None:
     result, deck = build(tmp_path, notes_with("flat.png"))
     warning_at(result, tmp_path / "notes.md", PICTURE_LINE, "flat.png", "cannot be read")
     assert len(deck_placeholders(deck)) == 1
+
+
+def test_pillow_warnings_are_said_at_the_picture_line(tmp_path: Path) -> None:
+    """Pillow warns of an APNG without frames, and keeps its default picture: the warning
+    comes as deckgen's own, at the picture's line, not as a Python warning."""
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(out, "PNG")
+    data = out.getvalue()
+    control = b"acTL" + struct.pack(">II", 0, 0)
+    data = (data[:33] + struct.pack(">I", 8) + control
+            + struct.pack(">I", zlib.crc32(control) & 0xFFFFFFFF) + data[33:])
+    (tmp_path / "frames.png").write_bytes(data)
+    with warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
+        result, deck = build(tmp_path, notes_with("frames.png"))
+    warning_at(result, tmp_path / "notes.md", PICTURE_LINE, "frames.png",
+               "Invalid APNG, will use default PNG image if possible")
+    assert not [warning for warning in escaped if "APNG" in str(warning.message)]
+    assert len(deck_pictures(deck)) == 1
+
+
+def test_warnings_while_encoding_are_kept_with_the_outcome(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    source = images.ImageSource(None, b"", "PNG", "RGB", (10, 10), warnings=("known",))
+
+    def warning_encoder(found: images.ImageSource, target: tuple[int, int]) -> images.Encoded:
+        warnings.warn("known", UserWarning, stacklevel=1)
+        warnings.warn("Corrupt   EXIF\ndata", UserWarning, stacklevel=1)
+        return images.Encoded(b"x", "png", (10, 10))
+
+    monkeypatch.setattr(images, "_encode", warning_encoder)
+    outcome = images.encode_job(images.EncodeJob(source, (10, 10)))
+    assert outcome.warnings == ("Corrupt EXIF data",)  # one line; the header's not again
 
 
 def test_garbage_in_a_data_uri_is_named_without_python_objects() -> None:
