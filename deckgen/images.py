@@ -580,15 +580,14 @@ def _check_pixels(width: int, height: int) -> None:
 
 
 def _open(path: Path | None, data: bytes) -> PILImage.Image:
-    """A picture opened lazily (header only); our own pixel cap replaces Pillow's warning,
-    Pillow's error (twice its limit) stays as a backstop."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
-        try:
-            return PILImage.open(path if path is not None else io.BytesIO(data))
-        except PILImage.DecompressionBombError as exc:
-            raise Unreadable(f"has more pixels than {MAX_PIXELS:,} (a decompression "
-                             "bomb?); refused") from exc
+    """A picture opened lazily (header only), inside `pillow_warnings`, which silences
+    Pillow's decompression-bomb warning: our own pixel cap replaces it. Pillow's error
+    (twice its limit) stays as a backstop."""
+    try:
+        return PILImage.open(path if path is not None else io.BytesIO(data))
+    except PILImage.DecompressionBombError as exc:
+        raise Unreadable(f"has more pixels than {MAX_PIXELS:,} (a decompression "
+                         "bomb?); refused") from exc
 
 
 def _describe(exc: BaseException) -> str:
@@ -701,18 +700,14 @@ class Encoding:
         if image.source is None or image.data:
             return image
         outcome = self._outcome(image.source)
+        in_note = bool(image.ref.line)  # else a theme's picture, named by its file
+        where = (note, image.ref.line) if in_note else (image.path, None)
         for warning in outcome.warnings:
-            if image.ref.line:
-                diagnostics.warn(f"image {image.name}: {warning}", note, image.ref.line)
-            else:
-                diagnostics.warn(f"image {image.name}: {warning}", image.path)
+            diagnostics.warn(f"image {image.name}: {warning}", *where)
         if outcome.problem:
-            problem = f"image {image.name} {outcome.problem}; a placeholder is shown"
-            if image.ref.line:
-                diagnostics.warn(problem, note, image.ref.line)
-            else:  # a theme's picture: not in the note
-                problem = f"image {image.name} {outcome.problem}; left out"
-                diagnostics.warn(problem, image.path)
+            outcome_text = "a placeholder is shown" if in_note else "left out"
+            problem = f"image {image.name} {outcome.problem}; {outcome_text}"
+            diagnostics.warn(problem, *where)
             done = replace(image, problem=problem)
         else:
             done = replace(image, data=outcome.data, extension=outcome.extension,
