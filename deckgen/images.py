@@ -63,7 +63,8 @@ JPEG_FORMATS = {"JPEG", "MPO"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: PNG chunks that may say how the picture is oriented (EXIF; XMP or ImageMagick's EXIF in
 #: text), which Pillow reads before the pixels only unless it decodes them.
-PNG_METADATA_CHUNKS = {b"eXIf", b"tEXt", b"zTXt", b"iTXt"}
+PNG_TEXT_CHUNKS = {b"tEXt", b"zTXt", b"iTXt"}
+PNG_METADATA_CHUNKS = PNG_TEXT_CHUNKS | {b"eXIf"}
 #: The mode Pillow opens a PNG in, by its header's bit depth and colour type.
 PNG_MODES = {(1, 0): "1", (2, 0): "L", (4, 0): "L", (8, 0): "L", (16, 0): "I;16",
              (8, 2): "RGB", (16, 2): "RGB", (1, 3): "P", (2, 3): "P", (4, 3): "P",
@@ -71,7 +72,6 @@ PNG_MODES = {(1, 0): "1", (2, 0): "L", (4, 0): "L", (8, 0): "L", (16, 0): "I;16"
 #: Keywords of the PNG text chunks Pillow reads an orientation from (a text chunk's keyword
 #: becomes a key of the picture's `info`, which `getexif` looks these up in).
 PNG_ORIENTING_TEXT = {b"exif", b"Raw profile type exif", b"XML:com.adobe.xmp", b"xmp"}
-PNG_TEXT_CHUNKS = {b"tEXt", b"zTXt", b"iTXt"}
 #: The chunks that may come before a PNG's pixels and still leave its header all there is
 #: to read: Pillow checks or interprets every other one as it opens the file
 #: (transparency, colour, a second header, compressed text, EXIF, animation).
