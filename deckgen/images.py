@@ -235,14 +235,14 @@ def prepare_image(image: Image, source: Path, resource_paths: Sequence[Path],
         else:
             roots = [source.parent, *resource_paths]
             resolved = resolve_image_path(src, roots)
-            if resolved is None:
-                where = ", ".join(str(root) for root in roots)
-                return placeholder(f"image {src} not found (looked in {where}); a "
-                                   "placeholder is shown — add the file or fix the path")
-            if resolved == OUTSIDE:
-                return placeholder(f"image {src} is outside the note's folder and the "
-                                   "resource paths; refused (add its folder with "
-                                   "--resource-path)")
+            if resolved is None or resolved == OUTSIDE:
+                # One message for both: which of them it is would tell whether a file
+                # exists anywhere on the disk.
+                where = ", ".join(str(root) for root in lookup_roots(roots))
+                return placeholder(f"image {src} not found in the note's folder, its "
+                                   f"repository or the resource paths (looked in {where}; "
+                                   "pictures outside them are refused); a placeholder is "
+                                   "shown — add the file there or fix the path")
             path = resolved
             found = _inspect_file_remembered(path)
     except Unreadable as problem:
@@ -257,27 +257,72 @@ def prepare_image(image: Image, source: Path, resource_paths: Sequence[Path],
 OUTSIDE = Path("/..outside..")
 
 
+#: What marks a repository's root folder (a folder in a clone, a file in a worktree).
+REPOSITORY_MARK = ".git"
+
+
 def resolve_image_path(src: str, roots: Sequence[Path]) -> Path | None:
-    """The file an image source names, looked up in each root in order; `OUTSIDE` when it
-    exists only outside every root. File names match whatever their Unicode normalisation
-    (NFC or NFD) and URL-encoding."""
+    """The file an image source names, looked up in each root in order (the note's folder
+    first, then the resource paths), then in the root of the repository holding the note's
+    folder; `OUTSIDE` when it exists only outside all of them. A path starting with "/" is
+    first taken from the repository's root (as a website's root-relative path), then as it
+    is. File names match whatever their Unicode normalisation (NFC or NFD) and
+    URL-encoding."""
     variants = _spellings(src)
-    allowed = [root.resolve() for root in roots]
+    allowed = lookup_roots(roots)
+    site = repository_root(roots[0]) if roots else None
     outside_match = False
     for base in allowed:
         for variant in variants:
-            candidate = Path(variant) if Path(variant).is_absolute() else base / variant
-            try:
-                found = _existing(candidate)
-                resolved = found.resolve() if found is not None else None
-            except (OSError, ValueError, RuntimeError):  # too long, NUL, a symlink loop
-                continue
-            if resolved is None:
-                continue
-            if any(resolved.is_relative_to(root) for root in allowed):
-                return resolved
-            outside_match = True
+            for candidate in _candidates(variant, base, site):
+                try:
+                    found = _existing(candidate)
+                    resolved = found.resolve() if found is not None else None
+                except (OSError, ValueError, RuntimeError):  # too long, NUL, a symlink loop
+                    continue
+                if resolved is None:
+                    continue
+                if any(resolved.is_relative_to(root) for root in allowed):
+                    return resolved
+                outside_match = True
     return OUTSIDE if outside_match else None
+
+
+def lookup_roots(roots: Sequence[Path]) -> list[Path]:
+    """The folders pictures may come from: `roots` (the note's folder first), then the root
+    of the repository holding the note's folder, each once, links followed."""
+    site = repository_root(roots[0]) if roots else None
+    resolved: list[Path] = []
+    for root in (*roots, *([site] if site is not None else [])):
+        try:
+            folder = root.resolve()
+        except (OSError, RuntimeError, ValueError):
+            continue
+        if folder not in resolved:
+            resolved.append(folder)
+    return resolved
+
+
+def repository_root(folder: Path) -> Path | None:
+    """The nearest folder from `folder` up that holds a `.git` (a repository's root)."""
+    try:
+        start = folder.resolve()
+        for candidate in (start, *start.parents):
+            if (candidate / REPOSITORY_MARK).exists():
+                return candidate
+    except (OSError, RuntimeError, ValueError):
+        return None
+    return None
+
+
+def _candidates(variant: str, base: Path, site: Path | None) -> list[Path]:
+    """Where one spelling of a source may be: relative to `base`; an absolute one from the
+    repository's root `site`, then as it is."""
+    path = Path(variant)
+    if not path.is_absolute():
+        return [base / variant]
+    from_site = [site / variant.lstrip("/\\")] if site is not None else []
+    return [*from_site, path]
 
 
 def _spellings(src: str) -> list[str]:
