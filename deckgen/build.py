@@ -9,7 +9,7 @@ import gc
 import glob
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +17,7 @@ from typing import ParamSpec, TypeVar
 
 from deckgen.decorate import decorate_slides, theme_pictures
 from deckgen.errors import DeckgenError, Diagnostics
-from deckgen.images import DEFAULT_DPI, Encoding, prepare_images
+from deckgen.images import DEFAULT_DPI, Encoding, PreparedImage, prepare_images
 from deckgen.layout import DeckLayout, Overflow, PictureShape, PlacedSlide, Shape, layout_deck
 from deckgen.measure import measurer_for
 from deckgen.model import Deck, DeckMeta
@@ -68,7 +68,9 @@ class BuildOptions:
     source: Path
     output: Path | None = None
     theme: str | None = None
-    resource_paths: tuple[Path, ...] = (Path("."),)
+    #: Folders pictures are also looked up in, after the note's own folder (and before its
+    #: repository's root, which is always one: images.resolve_image_path).
+    resource_paths: tuple[Path, ...] = ()
     overflow: Overflow = Overflow.NOTES
     #: Pictures are embedded at this many pixels per inch of their placed size.
     image_dpi: int = DEFAULT_DPI
@@ -140,6 +142,9 @@ class Plan:
     theme: Theme
     pictured: PicturedSlides
     output: Path
+    #: The files the build reads, each with what it is ("the source", "the template", …):
+    #: no output may be one of them (refuse_overwriting).
+    inputs: tuple[tuple[Path, str], ...] = ()
 
     @property
     def slides(self) -> list[PlacedSlide]:
@@ -178,12 +183,8 @@ def plan_build(options: BuildOptions, diagnostics: Diagnostics,
                                             for image in slide.images}))
     progress.stage("parsed")
     template = template_path(options, deck)
-    if template is not None and template.resolve() == output.resolve():
-        raise DeckgenError("the output would overwrite the template it is built on; choose "
-                           "another -o path", output)
     try:
-        theme = load_theme(options.theme or deck.meta.theme or DEFAULT_THEME, diagnostics,
-                           template)
+        theme = load_theme(theme_name(options, deck), diagnostics, template)
     except DeckgenError as error:
         raise located_in_front_matter(error, options, deck, text) from error
     measurer = measurer_for({role: (face.latin, face.east_asian)
@@ -194,6 +195,8 @@ def plan_build(options: BuildOptions, diagnostics: Diagnostics,
     images = prepare_images((image for slide in deck.slides for image in slide.images),
                             options.source, options.resource_paths, diagnostics)
     progress.stage("images prepared")
+    inputs = build_inputs(options, theme, template, images.values())
+    refuse_overwriting(inputs, files=(output,))
     slides = layout_deck(deck, theme, measurer, images, options.overflow, diagnostics)
     slides = decorate_slides(slides, theme, deck.meta, theme_pictures(theme, diagnostics))
     layout = DeckLayout(theme, measurer, images, options.overflow, diagnostics, deck)
@@ -204,7 +207,72 @@ def plan_build(options: BuildOptions, diagnostics: Diagnostics,
         finally:
             pictured.close()  # only stops anything when waiting failed
     progress.stage("laid out")
-    return Plan(deck, theme, pictured, output)
+    return Plan(deck, theme, pictured, output, inputs)
+
+
+def theme_name(options: BuildOptions, deck: Deck) -> str:
+    """The theme to load: the option, else the front matter's `theme` (a path in it is
+    relative to the note, as the front matter's `template` is), else the default."""
+    if options.theme:
+        return options.theme
+    name = deck.meta.theme
+    if not name:
+        return DEFAULT_THEME
+    if name.endswith(".toml") or "/" in name or "\\" in name:
+        return str(options.source.parent / name)
+    return name
+
+
+def build_inputs(options: BuildOptions, theme: Theme, template: Path | None,
+                 images: Iterable[PreparedImage]) -> tuple[tuple[Path, str], ...]:
+    """The files a build reads, each with what it is, for refuse_overwriting."""
+    inputs = [(options.source, "the source"), (theme.path, "the theme")]
+    inputs += [(path, "a picture of the theme") for path in (theme.logo, theme.background_image)
+               if path is not None]
+    company = template or (theme.template.path if theme.template else None)
+    if company is not None:
+        inputs.append((company, "the template"))
+    inputs += [(image.path, "a picture the source uses") for image in images
+               if image.path is not None]
+    return tuple(dict.fromkeys(inputs))
+
+
+def refuse_overwriting(inputs: Iterable[tuple[Path, str]], files: Iterable[Path] = (),
+                       folders: Iterable[Path] = (), advice: str = "choose another -o path"
+                       ) -> None:
+    """Refuse, before anything is written, an output file that is one of the inputs (also
+    through a symbolic or hard link) or an output folder that holds one."""
+    inputs = list(inputs)
+    for output in files:
+        for path, what in inputs:
+            if same_file(output, path):
+                named = f" ({path})" if str(path) != str(output) else ""
+                raise DeckgenError(f"the output would overwrite {what}{named}; {advice}",
+                                   output)
+    for folder in folders:
+        for path, what in inputs:
+            if inside(path, folder):
+                raise DeckgenError(f"holds {what} ({path}), which the pictures written there "
+                                   f"could replace; {advice}", folder)
+
+
+def same_file(first: Path, second: Path) -> bool:
+    """Whether two paths name one file: the same path once links are followed, or the same
+    file on disk (a hard link, a name spelled otherwise on a case-insensitive disk)."""
+    try:
+        if first.resolve() == second.resolve():
+            return True
+        return first.exists() and second.exists() and os.path.samefile(first, second)
+    except (OSError, RuntimeError, ValueError):  # a loop of links, a NUL, a name too long
+        return False
+
+
+def inside(path: Path, folder: Path) -> bool:
+    """Whether `path` is `folder` or lies inside it, once links are followed."""
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError, ValueError):
+        return False
 
 
 def located_in_front_matter(error: DeckgenError, options: BuildOptions, deck: Deck,
@@ -382,5 +450,6 @@ def _unlink_quietly(path: Path) -> None:
 
 
 def default_resource_paths(extra: Sequence[Path] | None) -> tuple[Path, ...]:
-    """The folders images are looked up in after the note's own folder."""
-    return tuple(extra) if extra else (Path("."),)
+    """The folders images are looked up in after the note's own folder: those given (the
+    working directory only when given); the note's repository root is always one."""
+    return tuple(extra) if extra else ()

@@ -183,7 +183,10 @@ def add_deck_options(command: argparse.ArgumentParser, for_source: bool = False)
     command.add_argument("--resource-path", type=Path, action="append", metavar="P",
                          dest="resource_paths",
                          help="a folder to look for images in after the note's own folder; "
-                              f"repeatable (default: the current directory){when}")
+                              "repeatable (default: none; the note's folder and the root of "
+                              "the git repository holding it are always looked in, the "
+                              "current directory only when given, e.g. --resource-path .)"
+                              f"{when}")
     command.add_argument("--overflow", choices=("notes", "continue"), default="notes",
                          help="text that does not fit at the minimum size: move whole points "
                               "to the speaker notes (default) or continue on further "
@@ -349,6 +352,14 @@ def build_once(args: argparse.Namespace, out: TextIO, err: TextIO) -> tuple[int,
         plan = plan_build(build_options(args, args.source, args.output), diagnostics,
                           progress, encode_while_rendering=not args.strict)
         refused = args.strict and bool(diagnostics.warnings)
+        if not refused and (args.pdf or args.handout):
+            from deckgen.share import check_shared_outputs
+
+            try:  # before the deck is written
+                check_shared_outputs(plan, pdf=args.pdf, handout=args.handout)
+            except DeckgenError:
+                plan.pictured.close()
+                raise
         if not refused:
             write_deck(plan, progress)
             args.written = plan.output  # an interruption from here on says so
@@ -430,14 +441,21 @@ def run_preview(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """`deckgen preview`: slide PNGs, a contact sheet and the PDF in one folder."""
     import tempfile
 
-    from deckgen.preview import preview_deck, require_tools, theme_faces
+    from deckgen.build import refuse_overwriting
+    from deckgen.preview import check_own_folder, preview_deck, require_tools, theme_faces
 
     require_tools()  # before building, so a missing LibreOffice is said at once
     target: Path = args.target
+    if target.is_dir():
+        raise DeckgenError("is a folder, not a note or a deck; give a Markdown file or a "
+                           ".pptx", target)
     if not target.is_file():
         raise DeckgenError("not found", target)
     folder = args.output or target.with_suffix(".preview")
+    check_own_folder(folder, "the preview")  # before building: nothing is written if not
     if target.suffix.lower() == ".pptx":
+        refuse_overwriting(((target, "the deck"),), folders=(folder,),
+                           advice="choose another -o folder")
         result = preview_deck(target, folder, args.width, faces=theme_faces())
     else:
         from deckgen.build import plan_build, write_deck
@@ -445,8 +463,15 @@ def run_preview(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         diagnostics = Diagnostics()
         with tempfile.TemporaryDirectory(prefix="deckgen-preview-") as work:
             deck = Path(work) / f"{target.stem}.pptx"
-            plan = write_deck(plan_build(build_options(args, target, deck), diagnostics,
-                                         encode_while_rendering=True))
+            planned = plan_build(build_options(args, target, deck), diagnostics,
+                                 encode_while_rendering=True)
+            try:
+                refuse_overwriting(planned.inputs, folders=(folder,),
+                                   advice="choose another -o folder")
+            except DeckgenError:
+                planned.pictured.close()
+                raise
+            plan = write_deck(planned)
             report(diagnostics, err, quiet=args.quiet, verbose=args.verbose)
             result = preview_deck(deck, folder, args.width, faces=theme_faces([plan.theme]))
     if not args.quiet:

@@ -56,6 +56,11 @@ SHEET_LABEL = "#1E293B"
 LABEL_FONTS = ("DejaVu Sans", "Liberation Sans", "Noto Sans", "Arial", "Helvetica")
 #: The system fontconfig file a generated one builds on.
 SYSTEM_FONTCONFIG = "/etc/fonts/fonts.conf"
+#: The file that marks a folder of pictures as deckgen's (a preview's, a handout's): only
+#: such a folder, a new one or an empty one is written into, and its old pictures replaced.
+FOLDER_MARK = ".deckgen-output"
+FOLDER_MARK_TEXT = ("deckgen made this folder; it replaces the slide pictures, the PDF and "
+                    "the contact sheet in it on every run.\n")
 
 
 @dataclass(frozen=True)
@@ -221,12 +226,51 @@ def label_font(size: int) -> FreeTypeFont | ImageFont:
 def preview_deck(deck: Path, out_dir: Path, width: int = DEFAULT_WIDTH,
                  timeout: float = DEFAULT_TIMEOUT,
                  faces: Iterable[tuple[str, bool]] = ()) -> Preview:
-    """The deck as a PDF, one PNG per slide and a contact sheet, all in `out_dir`."""
+    """The deck as a PDF, one PNG per slide and a contact sheet, all in `out_dir`, which
+    must be deckgen's own (claim_folder)."""
     require_tools()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    claim_folder(out_dir, "the preview")
     pdf = convert_to_pdf(deck, out_dir / f"{deck.stem}.pdf", timeout, faces)
     slides = pdf_to_pictures(pdf, out_dir, width, picture_height(deck, width), timeout)
     return Preview(pdf, slides, contact_sheet(slides, out_dir / CONTACT_SHEET))
+
+
+def check_own_folder(folder: Path, what: str, advice: str = "choose another -o folder"
+                     ) -> None:
+    """Refuse, writing nothing, a folder deckgen may not write `what` into: a file, or a
+    folder that holds files and that deckgen did not make (it has no FOLDER_MARK). A new
+    folder, an empty one and one deckgen made are fine."""
+    try:
+        if not folder.exists():
+            if folder.is_symlink():
+                raise DeckgenError(f"is a broken link, not a folder, so {what} cannot go in "
+                                   f"it; {advice}", folder)
+            return
+        if not folder.is_dir():
+            raise DeckgenError(f"is a file, not a folder, so {what} cannot go in it; {advice}",
+                               folder)
+        if (folder / FOLDER_MARK).is_file() or not any(folder.iterdir()):
+            return
+    except OSError as exc:
+        raise DeckgenError(f"cannot use this folder for {what} ({exc.strerror or exc}); "
+                           f"{advice}", folder) from exc
+    raise DeckgenError(f"holds files and deckgen did not make it, so {what} could replace "
+                       f"them; {advice}: a new or empty one (deckgen marks the folders it "
+                       "makes and writes into them again)", folder)
+
+
+def claim_folder(folder: Path, what: str, advice: str = "choose another -o folder") -> None:
+    """Make `folder` deckgen's own, creating it and marking it (FOLDER_MARK), once
+    check_own_folder allows it."""
+    check_own_folder(folder, what, advice)
+    mark = folder / FOLDER_MARK
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not mark.is_file():
+            mark.write_text(FOLDER_MARK_TEXT, encoding="utf-8")
+    except OSError as exc:
+        raise DeckgenError(f"cannot make the folder for {what} ({exc.strerror or exc}); "
+                           f"{advice}", folder) from exc
 
 
 def picture_height(deck: Path, width: int) -> int | None:

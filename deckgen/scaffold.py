@@ -105,9 +105,16 @@ def talk_title(directory: Path) -> str:
 def create_skeleton(directory: Path, today: date | None = None) -> list[Path]:
     """Write a new talk's files into `directory` (created if needed); refuses, writing
     nothing, when any of them exists already. Returns the files written."""
-    files = skeleton(talk_title(directory), today or date.today())
-    targets = [directory.joinpath(*item.path.parts) for item in files]
-    existing = [target for target in targets if target.exists() or target.is_symlink()]
+    try:
+        files = skeleton(talk_title(directory), today or date.today())
+        targets = [directory.joinpath(*item.path.parts) for item in files]
+        existing = [target for target in targets if target.exists() or target.is_symlink()]
+    except OSError as exc:  # a name too long for the disk, a folder that cannot be read
+        raise DeckgenError(f"cannot create the talk's files here ({exc.strerror or exc}); "
+                           "choose another folder (a shorter name)", directory) from exc
+    except ValueError as exc:  # a NUL in the name
+        raise DeckgenError(f"is not a usable folder name ({exc}); choose another folder",
+                           directory) from exc
     if existing:
         raise DeckgenError("not overwriting existing files: "
                            + ", ".join(str(path) for path in existing)
@@ -122,7 +129,8 @@ def create_skeleton(directory: Path, today: date | None = None) -> list[Path]:
     except OSError as exc:
         for path in written:
             path.unlink(missing_ok=True)
-        raise DeckgenError(f"cannot create the talk's files ({exc.strerror})",
+        raise DeckgenError(f"cannot create the talk's files ({exc.strerror or exc}); "
+                           "choose another folder",
                            Path(exc.filename) if exc.filename else directory) from exc
     return written
 

@@ -13,6 +13,8 @@ from urllib.parse import quote
 from deckgen.errors import DeckgenError
 from deckgen.model import DeckMeta, Span
 from deckgen.preview import (
+    check_own_folder,
+    claim_folder,
     convert_to_pdf,
     pdf_to_pictures,
     picture_height,
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from deckgen.build import Plan
     from deckgen.layout import PlacedSlide
 
+#: What to do when the handout (OUT.handout.md, OUT.handout/) cannot be written where -o puts it.
+HANDOUT_ADVICE = "choose another -o path (the handout goes beside the deck)"
 #: Width in pixels of the handout's slide pictures.
 HANDOUT_WIDTH = 960
 #: Characters that would be read as Markdown syntax inside notes text.
@@ -38,6 +42,7 @@ INDENT = "    "
 def share_deck(plan: Plan, pdf: bool, handout: bool) -> list[Path]:
     """Write what was asked for beside the built deck: `<deck>.pdf` and/or the handout
     (`<deck>.handout.md` with its `<deck>.handout/` pictures); returns the paths written."""
+    check_shared_outputs(plan, pdf, handout)
     if handout:
         require_tools()  # before LibreOffice's work, so a missing pdftoppm fails early
     written: list[Path] = []
@@ -51,6 +56,23 @@ def share_deck(plan: Plan, pdf: bool, handout: bool) -> list[Path]:
     return written
 
 
+def check_shared_outputs(plan: Plan, pdf: bool, handout: bool) -> None:
+    """Refuse, before anything is written (the deck included), a PDF or handout that would
+    overwrite a file the build reads (the notes themselves: `talk.handout.md -o talk.pptx`)
+    or a handout folder that deckgen did not make and that holds files."""
+    from deckgen.build import refuse_overwriting
+
+    files = [plan.output.with_suffix(".pdf")] if pdf else []
+    folders: list[Path] = []
+    if handout:
+        markdown, folder = handout_paths(plan.output)
+        files.append(markdown)
+        folders.append(folder)
+        check_own_folder(folder, "the handout's pictures", HANDOUT_ADVICE)
+    refuse_overwriting(plan.inputs, files, folders, HANDOUT_ADVICE if handout else
+                       "choose another -o path")
+
+
 def handout_paths(deck: Path) -> tuple[Path, Path]:
     """The handout of a deck: its Markdown file and its folder of slide pictures."""
     return deck.with_suffix(".handout.md"), deck.with_suffix(".handout")
@@ -60,6 +82,7 @@ def write_handout(plan: Plan, pdf: Path, width: int = HANDOUT_WIDTH) -> list[Pat
     """The handout of a built deck from its PDF: every slide's picture with its speaker
     notes beneath; returns the Markdown file and the pictures' folder."""
     markdown, folder = handout_paths(plan.output)
+    claim_folder(folder, "the handout's pictures", HANDOUT_ADVICE)
     pictures = pdf_to_pictures(pdf, folder, width, picture_height(plan.output, width))
     if len(pictures) != len(plan.slides):
         raise DeckgenError(f"LibreOffice drew {len(pictures)} pages for {len(plan.slides)} "

@@ -169,6 +169,9 @@ def resolve_theme_path(name_or_path: str) -> Path:
     """The file of a theme given by built-in name or by path to a .toml file."""
     if name_or_path.endswith(".toml") or "/" in name_or_path or "\\" in name_or_path:
         path = Path(name_or_path)
+        if path.is_dir():
+            raise DeckgenError("is a folder, not a theme file; give a theme's .toml file or "
+                               "a built-in theme's name", path)
         if not path.is_file():
             raise DeckgenError(f"theme file {name_or_path} not found", None)
         return path
