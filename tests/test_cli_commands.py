@@ -17,6 +17,7 @@ from PIL import Image
 from pptx import Presentation
 from rendercheck import FONTS_CONF
 
+from deckgen.preview import FOLDER_MARK
 from deckgen.progress import StreamProgress
 from deckgen.scaffold import NOTES_PATH, PICTURE_PATH, README_PATH
 
@@ -360,6 +361,7 @@ def test_preview_draws_every_slide_and_a_contact_sheet(intro_preview: tuple[Path
     assert pdf_pages(folder / "intro.pdf") == len(intro_prs.slides)
     assert f"contact sheet: {folder / 'contact-sheet.png'}" in result.stdout
     assert f"8 slide pictures: {folder}/slide-01.png … slide-08.png" in result.stdout
+    assert (folder / FOLDER_MARK).is_file()  # deckgen's own folder: the next run writes there
 
 
 @needs_libreoffice
@@ -388,6 +390,7 @@ def test_preview_default_folder_is_beside_the_source(cli: Cli, write_md: Callabl
                                                      libreoffice_fonts: None) -> None:
     note = write_md("## One\n\nA point.\n\n## Two\n\nAnother point.\n", name="talk.md")
     (note.parent / "talk.preview").mkdir()
+    (note.parent / "talk.preview" / FOLDER_MARK).touch()  # an earlier preview's folder
     (note.parent / "talk.preview" / "slide-09.png").write_bytes(b"stale")
     (note.parent / "talk.preview" / "mine.txt").write_text("kept", encoding="utf-8")
     result = cli("preview", note)

@@ -1,0 +1,287 @@
+"""What deckgen writes and reads: no output is ever an input or a file of the user's, and
+pictures come only from the note's folder, its repository and the folders given."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import CliResult, draw_picture
+
+from deckgen.preview import FOLDER_MARK
+
+Cli = Callable[..., CliResult]
+
+NOTE = "---\ntitle: Safe\n---\n\n## One\n\nA point.\n\n![a picture](img/p.png)\n"
+PICTURE_LINE = 9
+
+
+def snapshot(folder: Path) -> dict[str, bytes | None]:
+    """Every file and folder under `folder` with its bytes (None for a folder)."""
+    return {str(path.relative_to(folder)): None if path.is_dir() else path.read_bytes()
+            for path in sorted(folder.rglob("*"))}
+
+
+def refused(result: CliResult, file: Path, *words: str) -> str:
+    """The one error line of a refused command, which names `file` and says `words`."""
+    assert result.code == 1, result
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    [line] = lines
+    assert line.startswith(f"deckgen: error: {file}: "), line
+    assert "internal error" not in line and "Traceback" not in line
+    for word in words:
+        assert word in line, line
+    return line
+
+
+def media(deck: Path) -> list[str]:
+    with zipfile.ZipFile(deck) as package:
+        return [name for name in package.namelist() if name.startswith("ppt/media/")]
+
+
+def picture_warnings(result: CliResult) -> list[str]:
+    return [line for line in result.stderr.splitlines() if "warning: image" in line]
+
+
+@pytest.fixture
+def talk(tmp_path: Path) -> Path:
+    """A note with one picture, img/p.png, in tmp_path/talk."""
+    note = tmp_path / "talk" / "talk.md"
+    draw_picture(note.parent / "img" / "p.png", (64, 48), "#2563EB")
+    note.write_text(NOTE, encoding="utf-8")
+    return note
+
+
+@pytest.fixture
+def no_office(monkeypatch: pytest.MonkeyPatch) -> None:
+    """preview needs no LibreOffice to be refused, and must not reach it."""
+
+    def must_not_run(*args: object, **kwargs: object) -> Path:
+        raise AssertionError("LibreOffice was run")
+
+    monkeypatch.setattr("deckgen.preview.require_tools",
+                        lambda: (Path("soffice"), Path("pdftoppm")))
+    monkeypatch.setattr("deckgen.preview.convert_to_pdf", must_not_run)
+
+
+# --- no output is the source or a file it uses ------------------------------------------------
+
+
+def test_a_handout_that_would_be_the_notes_is_refused(cli: Cli, tmp_path: Path) -> None:
+    note = tmp_path / "talk.handout.md"
+    note.write_text(NOTE.replace("![a picture](img/p.png)", "Text."), encoding="utf-8")
+    deck = tmp_path / "talk.pptx"
+    deck.write_bytes(b"the previous deck")
+    before = snapshot(tmp_path)
+    result = cli("build", note, "-o", deck, "--handout")
+    refused(result, note, "overwrite the source", "choose another -o path")
+    assert snapshot(tmp_path) == before  # the notes, and the previous deck, untouched
+
+
+@pytest.mark.parametrize("link", ["symbolic", "hard"])
+@pytest.mark.parametrize("target", ["notes", "picture", "theme"])
+def test_an_output_linked_to_an_input_is_refused(cli: Cli, talk: Path, link: str,
+                                                 target: str) -> None:
+    theme = talk.parent / "mine.toml"
+    theme.write_text('extends = "default"\nname = "mine"\n', encoding="utf-8")
+    linked = {"notes": talk, "picture": talk.parent / "img" / "p.png", "theme": theme}[target]
+    out = talk.parent / "out.pptx"
+    (out.symlink_to if link == "symbolic" else out.hardlink_to)(linked)
+    before = snapshot(talk.parent)
+    result = cli("build", talk, "-o", out, "--theme", theme)
+    what = {"notes": "the source", "picture": "a picture the source uses",
+            "theme": "the theme"}[target]
+    refused(result, out, f"overwrite {what}")
+    assert snapshot(talk.parent) == before
+
+
+def test_a_pdf_linked_to_a_picture_is_refused(cli: Cli, talk: Path) -> None:
+    (talk.parent / "talk.pdf").hardlink_to(talk.parent / "img" / "p.png")
+    before = snapshot(talk.parent)
+    result = cli("build", talk, "--pdf")
+    refused(result, talk.parent / "talk.pdf", "overwrite a picture the source uses")
+    assert snapshot(talk.parent) == before  # not even the deck was written
+
+
+def test_the_deck_cannot_overwrite_its_template(cli: Cli, talk: Path) -> None:
+    company = talk.parent / "company.pptx"
+    assert cli("build", talk, "-o", company, "-q").code == 0  # a deck serves as a template
+    linked = talk.parent / "linked.pptx"
+    linked.hardlink_to(company)
+    before = snapshot(talk.parent)
+    for out in (company, linked):
+        result = cli("build", talk, "--template", company, "-o", out)
+        refused(result, out, "overwrite the template")
+    assert snapshot(talk.parent) == before
+
+
+def test_a_handout_folder_deckgen_did_not_make_is_refused(cli: Cli, talk: Path) -> None:
+    folder = talk.parent / "talk.handout"
+    folder.mkdir()
+    (folder / "slide-01.png").write_bytes(b"the user's own picture")
+    before = snapshot(talk.parent)
+    result = cli("build", talk, "--handout")
+    refused(result, folder, "deckgen did not make it", "choose another -o path")
+    assert snapshot(talk.parent) == before
+
+
+# --- preview writes only into a folder of its own ---------------------------------------------
+
+
+def test_preview_into_the_notes_folder_is_refused(cli: Cli, talk: Path,
+                                                  no_office: None) -> None:
+    folder = talk.parent
+    draw_picture(folder / "slide-01.png", (32, 32), "#0F766E")  # a picture the note uses
+    talk.write_text(NOTE + "\n![first](slide-01.png)\n", encoding="utf-8")
+    (folder / "p.pdf").write_bytes(b"%PDF the user's own")
+    before = snapshot(folder)
+    result = cli("preview", talk, "-o", folder)
+    refused(result, folder, "deckgen did not make it", "choose another -o folder")
+    assert snapshot(folder) == before
+
+
+def test_preview_refuses_its_own_folder_when_it_holds_a_picture_of_the_notes(
+        cli: Cli, talk: Path, no_office: None) -> None:
+    folder = talk.parent / "img"  # the note's pictures, in a folder marked as deckgen's
+    (folder / FOLDER_MARK).touch()
+    before = snapshot(talk.parent)
+    result = cli("preview", talk, "-o", folder)
+    refused(result, folder, "holds a picture the source uses")
+    assert snapshot(talk.parent) == before
+
+
+def test_preview_of_a_deck_into_its_own_folder_is_refused(cli: Cli, tmp_path: Path,
+                                                          no_office: None) -> None:
+    deck = tmp_path / "shots" / "talk.pptx"
+    deck.parent.mkdir()
+    deck.write_bytes(b"a deck")
+    (deck.parent / FOLDER_MARK).touch()
+    result = cli("preview", deck, "-o", deck.parent)
+    refused(result, deck.parent, "holds the deck")
+    assert deck.read_bytes() == b"a deck"
+
+
+def test_a_new_or_empty_folder_is_taken_and_marked(cli: Cli, talk: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from deckgen import preview
+
+    def drawn(deck: Path, out_dir: Path, *args: object, **kwargs: object) -> preview.Preview:
+        preview.claim_folder(out_dir, "the preview")  # as preview_deck does, before drawing
+        return preview.Preview(out_dir / "talk.pdf", (out_dir / "slide-01.png",),
+                               out_dir / preview.CONTACT_SHEET)
+
+    monkeypatch.setattr(preview, "require_tools", lambda: (Path("soffice"), Path("pdftoppm")))
+    monkeypatch.setattr(preview, "preview_deck", drawn)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for folder in (tmp_path / "new" / "shots", empty, empty):  # the last: its own, again
+        result = cli("preview", talk, "-o", folder)
+        assert result.code == 0, result.stderr
+        assert [path.name for path in folder.iterdir()] == [FOLDER_MARK]
+
+
+# --- clear messages -----------------------------------------------------------------------------
+
+
+def test_preview_into_a_file_says_so(cli: Cli, talk: Path, no_office: None) -> None:
+    existing = talk.parent / "existing"
+    existing.write_text("mine", encoding="utf-8")
+    result = cli("preview", talk, "-o", existing)
+    refused(result, existing, "is a file, not a folder", "choose another -o folder")
+    assert existing.read_text(encoding="utf-8") == "mine"
+
+
+def test_preview_of_a_folder_says_so(cli: Cli, tmp_path: Path, no_office: None) -> None:
+    result = cli("preview", tmp_path)
+    refused(result, tmp_path, "is a folder, not a note or a deck")
+
+
+def test_a_theme_that_is_a_folder_says_so(cli: Cli, talk: Path) -> None:
+    folder = talk.parent / "look.toml"
+    folder.mkdir()
+    refused(cli("build", talk, "--theme", folder), folder, "is a folder, not a theme file")
+
+
+def test_init_with_a_name_too_long_says_so(cli: Cli, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    name = "t" * 300
+    result = cli("init", name)
+    refused(result, Path(name), "File name too long", "choose another folder")
+    assert not any(tmp_path.iterdir())
+
+
+# --- where pictures and themes come from ------------------------------------------------------
+
+
+def test_pictures_are_not_taken_from_the_working_directory(cli: Cli, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    cwd = tmp_path / "elsewhere"
+    draw_picture(cwd / "img" / "p.png", (64, 48), "#B91C1C")
+    secret = cwd / "secret.png"
+    draw_picture(secret, (64, 48), "#1E3A8A")
+    note = tmp_path / "notes" / "talk.md"
+    note.parent.mkdir()
+    note.write_text(NOTE + f"\n![secret]({secret})\n", encoding="utf-8")
+    monkeypatch.chdir(cwd)
+    result = cli("build", note)
+    assert result.code == 0, result.stderr
+    warnings = picture_warnings(result)
+    assert [line.split(": warning")[0] for line in warnings] == \
+        [f"{note}:{PICTURE_LINE}", f"{note}:{PICTURE_LINE + 2}"]
+    assert media(note.with_suffix(".pptx")) == []
+    result = cli("build", note, "--resource-path", ".")  # the working directory, when given
+    assert result.code == 0 and picture_warnings(result) == [], result.stderr
+    assert len(media(note.with_suffix(".pptx"))) == 2
+
+
+def test_missing_and_outside_pictures_are_said_alike(cli: Cli, talk: Path,
+                                                     tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    draw_picture(outside / "exists.png", (32, 32), "#B91C1C")
+    talk.write_text(f"## One\n\n![a]({outside / 'exists.png'})\n\n![b]({outside / 'absent.png'})"
+                    "\n", encoding="utf-8")
+    result = cli("build", talk)
+    assert result.code == 0, result.stderr
+    first, second = picture_warnings(result)
+    assert first.replace("exists.png", "X").replace(":3:", ":N:") == \
+        second.replace("absent.png", "X").replace(":5:", ":N:")
+    assert "not found" in first and media(talk.with_suffix(".pptx")) == []
+
+
+def test_pictures_come_from_the_repository_root(cli: Cli, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    repository = tmp_path / "repo"
+    (repository / ".git").mkdir(parents=True)
+    draw_picture(repository / "img" / "shared.png", (64, 48), "#0F766E")
+    note = repository / "docs" / "talk" / "talk.md"
+    note.parent.mkdir(parents=True)
+    note.write_text("## One\n\n![root-relative](/img/shared.png)\n\n"
+                    "![relative](../../img/shared.png)\n\n![from a root](img/shared.png)\n",
+                    encoding="utf-8")
+    monkeypatch.chdir("/")
+    result = cli("build", note)
+    assert result.code == 0 and picture_warnings(result) == [], result.stderr
+    assert len(media(note.with_suffix(".pptx"))) == 1  # the same picture, once
+    (repository / ".git").rmdir()  # not a repository: the note's folder only
+    result = cli("build", note)
+    assert len(picture_warnings(result)) == 3, result.stderr
+
+
+def test_the_front_matter_theme_is_found_beside_the_note(cli: Cli, talk: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    (talk.parent / "look.toml").write_text('extends = "default"\nname = "look"\n',
+                                           encoding="utf-8")
+    talk.write_text(NOTE.replace("title: Safe", "title: Safe\ntheme: look.toml"),
+                    encoding="utf-8")
+    (tmp_path / "look.toml").write_text("not = [toml", encoding="utf-8")  # the working dir's
+    monkeypatch.chdir(tmp_path)
+    result = cli("build", talk)
+    assert result.code == 0, result.stderr
+    assert os.path.getsize(talk.with_suffix(".pptx")) > 0
