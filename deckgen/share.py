@@ -69,8 +69,12 @@ def check_shared_outputs(plan: Plan, pdf: bool, handout: bool) -> None:
         files.append(markdown)
         folders.append(folder)
         check_own_folder(folder, "the handout's pictures", HANDOUT_ADVICE)
-    refuse_overwriting(plan.inputs, files, folders, HANDOUT_ADVICE if handout else
-                       "choose another -o path")
+    advice = HANDOUT_ADVICE if handout else "choose another -o path"
+    for file in files:
+        if file.is_dir():
+            raise DeckgenError(f"is a folder, so the {file.suffix[1:].upper()} cannot be "
+                               f"written there; {advice}", file)
+    refuse_overwriting(plan.inputs, files, folders, advice)
 
 
 def handout_paths(deck: Path) -> tuple[Path, Path]:
