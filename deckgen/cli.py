@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import os
 import signal
 import sys
 import threading
@@ -290,6 +291,9 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"deckgen: {'terminated' if terminated else 'interrupted'}; {outcome}",
               file=err)
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+    except OSError as error:  # a path the system refuses: a name too long, a loop of links
+        print(error_message(path_error(error)), file=err)
+        return EXIT_FAILED
     except Exception as error:  # a bug: say so in one line instead of a traceback
         print(error_message(error), file=err)
         return EXIT_FAILED
@@ -316,6 +320,16 @@ def terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def path_error(error: OSError) -> Exception:
+    """An operating-system error about a file the command line names, as a DeckgenError
+    naming that file; one about no file stays what it is (a bug)."""
+    if not error.filename:
+        return error
+    reason = error.strerror or type(error).__name__
+    return DeckgenError(f"cannot use this path ({reason}); give another one",
+                        Path(os.fsdecode(error.filename)))
 
 
 def error_message(error: Exception) -> str:

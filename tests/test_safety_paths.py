@@ -285,3 +285,16 @@ def test_the_front_matter_theme_is_found_beside_the_note(cli: Cli, talk: Path, t
     result = cli("build", talk)
     assert result.code == 0, result.stderr
     assert os.path.getsize(talk.with_suffix(".pptx")) > 0
+
+
+@pytest.mark.parametrize("arguments", [["build", "LONG.md"], ["check", "LONG.md"],
+                                       ["preview", "LONG.md"],
+                                       ["build", "NOTE", "--theme", "LONG.toml"],
+                                       ["build", "NOTE", "--template", "LONG.pptx"]])
+def test_a_path_too_long_is_named(cli: Cli, talk: Path, no_office: None,
+                                  arguments: list[str]) -> None:
+    long = str(talk.parent / ("n" * 300))
+    argv = [argument.replace("LONG", long).replace("NOTE", str(talk)) for argument in arguments]
+    before = snapshot(talk.parent)
+    refused(cli(*argv), Path(next(a for a in argv if long in a)), "File name too long")
+    assert snapshot(talk.parent) == before
