@@ -255,8 +255,8 @@ def check_own_folder(folder: Path, what: str, advice: str = "choose another -o f
         raise DeckgenError(f"cannot use this folder for {what} ({exc.strerror or exc}); "
                            f"{advice}", folder) from exc
     raise DeckgenError(f"holds files and deckgen did not make it, so {what} could replace "
-                       f"them; {advice}: a new or empty one (deckgen marks the folders it "
-                       "makes and writes into them again)", folder)
+                       f"them; empty it or {advice}, a new or empty one (deckgen marks the "
+                       "folders it makes and writes into them again)", folder)
 
 
 def claim_folder(folder: Path, what: str, advice: str = "choose another -o folder") -> None:

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 #: What to do when the handout (OUT.handout.md, OUT.handout/) cannot be written where -o puts it.
 HANDOUT_ADVICE = "choose another -o path (the handout goes beside the deck)"
+#: How much of an existing handout is read to tell it is one (its first slide's picture
+#: follows the title, the subtitle, the byline and the first slide's heading).
+HANDOUT_HEAD = 64 * 1024
 #: Width in pixels of the handout's slide pictures.
 HANDOUT_WIDTH = 960
 #: Characters that would be read as Markdown syntax inside notes text.
@@ -58,8 +61,9 @@ def share_deck(plan: Plan, pdf: bool, handout: bool) -> list[Path]:
 
 def check_shared_outputs(plan: Plan, pdf: bool, handout: bool) -> None:
     """Refuse, before anything is written (the deck included), a PDF or handout that would
-    overwrite a file the build reads (the notes themselves: `talk.handout.md -o talk.pptx`)
-    or a handout folder that deckgen did not make and that holds files."""
+    overwrite a file the build reads (the notes themselves: `talk.handout.md -o talk.pptx`),
+    a handout folder that deckgen did not make and that holds files, or a Markdown file in
+    the handout's place that is not a handout."""
     from deckgen.build import refuse_overwriting
 
     files = [plan.output.with_suffix(".pdf")] if pdf else []
@@ -75,6 +79,20 @@ def check_shared_outputs(plan: Plan, pdf: bool, handout: bool) -> None:
             raise DeckgenError(f"is a folder, so the {file.suffix[1:].upper()} cannot be "
                                f"written there; {advice}", file)
     refuse_overwriting(plan.inputs, files, folders, advice)
+    if handout and markdown.is_file() and not is_handout(markdown, folder):
+        raise DeckgenError("exists and is not a handout deckgen wrote, so the handout would "
+                           f"replace it; move it away or {HANDOUT_ADVICE}", markdown)
+
+
+def is_handout(markdown: Path, folder: Path) -> bool:
+    """Whether an existing Markdown file is a handout deckgen wrote: it shows the first
+    slide's picture from the handout's folder (within its first HANDOUT_HEAD bytes)."""
+    try:
+        with markdown.open("rb") as stream:
+            head = stream.read(HANDOUT_HEAD).decode("utf-8", "replace")
+    except OSError:
+        return False
+    return f"]({quote(folder.name)}/slide-" in head
 
 
 def handout_paths(deck: Path) -> tuple[Path, Path]:

@@ -298,3 +298,25 @@ def test_a_path_too_long_is_named(cli: Cli, talk: Path, no_office: None,
     before = snapshot(talk.parent)
     refused(cli(*argv), Path(next(a for a in argv if long in a)), "File name too long")
     assert snapshot(talk.parent) == before
+
+
+def test_a_markdown_file_that_is_not_a_handout_is_not_replaced(cli: Cli, talk: Path) -> None:
+    other = talk.parent / "talk.handout.md"
+    other.write_text("# My other notes\n\n![a picture](img/p.png)\n", encoding="utf-8")
+    before = snapshot(talk.parent)
+    refused(cli("build", talk, "--handout"), other, "is not a handout deckgen wrote")
+    assert snapshot(talk.parent) == before
+
+
+def test_a_handout_deckgen_wrote_is_recognised(tmp_path: Path) -> None:
+    from deckgen.model import DeckMeta
+    from deckgen.share import handout_markdown, is_handout
+
+    folder = tmp_path / "my talk.handout"
+    markdown = tmp_path / "my talk.handout.md"
+    markdown.write_text(handout_markdown(DeckMeta(title="T " * 2000), [],
+                                         []) + "![Slide 1: T](my%20talk.handout/slide-01.png)",
+                        encoding="utf-8")
+    assert is_handout(markdown, folder)
+    markdown.write_text("# Notes\n\n![x](other.handout/slide-01.png)\n", encoding="utf-8")
+    assert not is_handout(markdown, folder)
