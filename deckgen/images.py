@@ -269,8 +269,8 @@ def resolve_image_path(src: str, roots: Sequence[Path]) -> Path | None:
     is. File names match whatever their Unicode normalisation (NFC or NFD) and
     URL-encoding."""
     variants = _spellings(src)
-    allowed = lookup_roots(roots)
     site = repository_root(roots[0]) if roots else None
+    allowed = lookup_roots(roots, site)
     outside_match = False
     for base in allowed:
         for variant in variants:
@@ -288,10 +288,12 @@ def resolve_image_path(src: str, roots: Sequence[Path]) -> Path | None:
     return OUTSIDE if outside_match else None
 
 
-def lookup_roots(roots: Sequence[Path]) -> list[Path]:
+def lookup_roots(roots: Sequence[Path], site: Path | None = None) -> list[Path]:
     """The folders pictures may come from: `roots` (the note's folder first), then the root
-    of the repository holding the note's folder, each once, links followed."""
-    site = repository_root(roots[0]) if roots else None
+    of the repository holding the note's folder (`site`, when known), each once, links
+    followed."""
+    if site is None and roots:
+        site = repository_root(roots[0])
     resolved: list[Path] = []
     for root in (*roots, *([site] if site is not None else [])):
         try:
