@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import posixpath
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,10 +32,42 @@ PRESENTATION_MAIN = ("application/vnd.openxmlformats-officedocument.presentation
 CONVERTIBLE_MAIN = (
     "application/vnd.openxmlformats-officedocument.presentationml.template.main+xml",
     "application/vnd.openxmlformats-officedocument.presentationml.slideshow.main+xml",
+    "application/vnd.ms-powerpoint.presentation.macroEnabled.main+xml",
+    "application/vnd.ms-powerpoint.template.macroEnabled.main+xml",
+    "application/vnd.ms-powerpoint.slideshow.macroEnabled.main+xml",
 )
-OFFICE_DOCUMENT = ("http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
-                   "officeDocument")
-THEME_RELATIONSHIP = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/theme"
+RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+OFFICE_DOCUMENT = f"{RELATIONSHIPS}officeDocument"
+THEME_RELATIONSHIP = f"{RELATIONSHIPS}theme"
+IMAGE_RELATIONSHIP = f"{RELATIONSHIPS}image"
+#: The relationships a deck built on a template carries: the presentation, its masters,
+#: layouts and theme(s), the notes and handout masters, its properties and table styles,
+#: and the pictures those use. Every other part (macros, embedded objects, controls,
+#: custom XML, the sample slides, the thumbnail …) and every external relationship of the
+#: template is left out.
+CARRIED_RELATIONSHIPS = frozenset(f"{RELATIONSHIPS}{kind}" for kind in (
+    "officeDocument", "slideMaster", "slideLayout", "theme", "notesMaster", "handoutMaster",
+    "presProps", "viewProps", "tableStyles", "image"))
+#: Parts every saved presentation has that a deck does not carry, left out without a word:
+#: the sample slides (and their notes), the document properties and the thumbnail.
+QUIETLY_LEFT = frozenset(f"{RELATIONSHIPS}{kind}" for kind in (
+    "slide", "notesSlide", "extended-properties", "custom-properties", "commentAuthors",
+    "printerSettings")) | {
+    "http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties",
+    "http://schemas.openxmlformats.org/package/2006/relationships/metadata/thumbnail"}
+#: Caps on what a template unpacks to, checked against the sizes the zip declares and
+#: again while reading (declared sizes can lie): its file, each part, all parts together,
+#: and how much a part larger than RATIO_FLOOR may expand (a zip bomb stops here).
+MAX_TEMPLATE_BYTES = 100 * 2**20
+MAX_PART_BYTES = 64 * 2**20
+MAX_TOTAL_BYTES = 256 * 2**20
+MAX_RATIO = 100
+RATIO_FLOOR = 2**20
+#: The slide sizes (EMU) a template may have, as a theme's slide.width and slide.height;
+#: another size (or one that is not a number) gives the default 16:9 slide, with a warning.
+SLIDE_WIDTHS = (4 * EMU_PER_INCH, 56 * EMU_PER_INCH)
+SLIDE_HEIGHTS = (3 * EMU_PER_INCH, 56 * EMU_PER_INCH)
+DEFAULT_SLIDE_SIZE = (12192000, 6858000)
 
 #: What deckgen uses each layout for, and the names it is found by (matched without regard
 #: to case or spacing): English, Korean and Japanese Office names, then the layout's type.
@@ -141,18 +175,14 @@ def read_template(path: Path, overrides: dict[str, str] | None = None,
                   diagnostics: Diagnostics | None = None) -> Template:
     """Read a .pptx or .potx; a missing or damaged file is a DeckgenError naming it. Layouts
     are chosen for each role (by `overrides` names first); a missing one falls back with a
-    warning naming what was missing."""
+    warning naming what was missing. The template's data is the package a deck carries
+    (see _Package.carried): no external link, macro, embedded object or sample slide."""
+    diagnostics = diagnostics or Diagnostics()
     data = _read_bytes(path)
     reader = _Package(path, data)
-    presentation_part, converted = reader.main_part()
+    presentation_part = reader.main_part()
     presentation = reader.xml(presentation_part)
-    size = presentation.find("p:sldSz", NS)
-    if size is None:
-        raise DeckgenError("not a valid presentation: ppt/presentation.xml has no slide size",
-                           path)
-    slide_width, slide_height = int(size.get("cx", "0")), int(size.get("cy", "0"))
-    if slide_width <= 0 or slide_height <= 0:
-        raise DeckgenError("not a valid presentation: its slide size is not positive", path)
+    slide_width, slide_height = _slide_size(presentation, path, diagnostics)
     rels = reader.rels(presentation_part)
     masters = [rels.get(element.get(R_ID, ""), "")
                for element in presentation.iterfind("p:sldMasterIdLst/p:sldMasterId", NS)]
@@ -184,14 +214,50 @@ def read_template(path: Path, overrides: dict[str, str] | None = None,
         master_fonts.append(_fonts(theme))
     if not layouts:
         raise DeckgenError("not a valid presentation: its slide master has no layouts", path)
-    chosen = choose_layouts(path, layouts, overrides or {}, diagnostics or Diagnostics())
+    chosen = choose_layouts(path, layouts, overrides or {}, diagnostics)
     master_index = chosen["content"].master
-    if converted:
-        data = reader.as_presentation(presentation_part)
+    sample_slides = len(presentation.findall("p:sldIdLst/p:sldId", NS))
+    data = reader.carried(presentation_part, presentation, diagnostics)
     return Template(path, data, slide_width, slide_height, tuple(layouts),
                     master_fonts[master_index][0], master_fonts[master_index][1],
-                    master_colours[master_index],
-                    len(presentation.findall("p:sldIdLst/p:sldId", NS)), chosen)
+                    master_colours[master_index], sample_slides, chosen)
+
+
+def _slide_size(presentation: etree._Element, path: Path,
+                diagnostics: Diagnostics) -> tuple[int, int]:
+    """The template's slide size (EMU); one that is not a number or outside the sizes a
+    theme allows (SLIDE_WIDTHS, SLIDE_HEIGHTS) becomes the default 16:9 size, in
+    `presentation` too, with a warning naming the template."""
+    size = presentation.find("p:sldSz", NS)
+    if size is None:
+        notes_size = presentation.find("p:notesSz", NS)
+        if notes_size is None:
+            raise DeckgenError("not a valid presentation: ppt/presentation.xml has no slide "
+                               "size", path)
+        size = etree.Element(f"{{{NS['p']}}}sldSz")
+        notes_size.addprevious(size)
+    width, height = _integer(size.get("cx")), _integer(size.get("cy"))
+    if width is not None and height is not None \
+            and SLIDE_WIDTHS[0] <= width <= SLIDE_WIDTHS[1] \
+            and SLIDE_HEIGHTS[0] <= height <= SLIDE_HEIGHTS[1]:
+        return width, height
+    shown = f"cx={size.get('cx')!r} cy={size.get('cy')!r}"
+    diagnostics.warn(f"template's slide size ({shown}) is not a size between "
+                     f"{SLIDE_WIDTHS[0] / EMU_PER_INCH:g} × {SLIDE_HEIGHTS[0] / EMU_PER_INCH:g} "
+                     f"and {SLIDE_WIDTHS[1] / EMU_PER_INCH:g} × "
+                     f"{SLIDE_HEIGHTS[1] / EMU_PER_INCH:g} in; the default 16:9 size "
+                     "(13.333 × 7.5 in) is used", path)
+    size.attrib.clear()
+    size.set("cx", str(DEFAULT_SLIDE_SIZE[0]))
+    size.set("cy", str(DEFAULT_SLIDE_SIZE[1]))
+    return DEFAULT_SLIDE_SIZE
+
+
+def _integer(value: str | None) -> int | None:
+    """An XML integer attribute's value, None when absent or not an integer."""
+    if value is None or not re.fullmatch(r"\s*[+-]?\d{1,18}\s*", value):
+        return None
+    return int(value)
 
 
 def choose_layouts(path: Path, layouts: list[TemplateLayout], overrides: dict[str, str],
@@ -265,9 +331,12 @@ def _placeholders(part: etree._Element, inherited: dict[str, Box]) -> list[Place
         idx = int(ph.get("idx", "0")) if ph.get("idx", "0").isdigit() else 0
         offset, extent = shape.find("p:spPr/a:xfrm/a:off", NS), shape.find(
             "p:spPr/a:xfrm/a:ext", NS)
-        if offset is not None and extent is not None:
-            box = Box(int(offset.get("x", "0")), int(offset.get("y", "0")),
-                       int(extent.get("cx", "0")), int(extent.get("cy", "0")))
+        numbers = ([_integer(offset.get(key, "0")) for key in ("x", "y")]
+                   + [_integer(extent.get(key, "0")) for key in ("cx", "cy")]
+                   if offset is not None and extent is not None else [])
+        if numbers and None not in numbers:  # a box that is not numbers is inherited
+            x, y, w, h = (number or 0 for number in numbers)
+            box = Box(x, y, w, h)
         elif _base_kind(kind) in inherited:
             box = inherited[_base_kind(kind)]
         else:
@@ -342,16 +411,31 @@ def _read_bytes(path: Path) -> bytes:
     if not path.is_file():
         raise DeckgenError("template not found (give a .pptx or .potx file)", path)
     try:
+        if path.stat().st_size > MAX_TEMPLATE_BYTES:
+            raise DeckgenError(f"template is larger than {_megabytes(MAX_TEMPLATE_BYTES)}; "
+                               "refused", path)
         return path.read_bytes()
     except OSError as exc:
         raise DeckgenError(f"template cannot be read: {exc.strerror}", path) from exc
 
 
+def _megabytes(size: int) -> str:
+    return f"{size // 2**20} MB"
+
+
+class _Damaged(DeckgenError):
+    """A part that cannot be unpacked (a broken zip entry or compressed stream)."""
+
+
 class _Package:
-    """The parts of an OPC zip package, read with the errors naming the template."""
+    """The parts of an OPC zip package, read with the errors naming the template and within
+    the caps on what it unpacks to (MAX_PART_BYTES, MAX_TOTAL_BYTES, MAX_RATIO)."""
 
     def __init__(self, path: Path, data: bytes) -> None:
         self.path = path
+        self.parts: dict[str, bytes] = {}
+        self.unpacked = 0
+        self.types: etree._Element | None = None
         try:
             self.zip = zipfile.ZipFile(io.BytesIO(data))
             self.names = set(self.zip.namelist())
@@ -360,13 +444,43 @@ class _Package:
                                f"({exc})", path) from exc
 
     def read(self, name: str) -> bytes:
+        """A part's bytes, unpacked once; a part that would unpack beyond the caps is an
+        error, whatever size the zip declares."""
+        known = self.parts.get(name)
+        if known is not None:
+            return known
         if name not in self.names:
             raise DeckgenError(f"not a valid presentation: part {name} is missing", self.path)
+        info = self.zip.getinfo(name)
+        self._check(name, info.file_size, info.compress_size)
+        chunks, size = [], 0
         try:
-            return self.zip.read(name)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-            raise DeckgenError(f"not a valid presentation: part {name} is damaged ({exc})",
-                               self.path) from exc
+            with self.zip.open(info) as stream:
+                while chunk := stream.read(2**16):
+                    size += len(chunk)
+                    self._check(name, size, info.compress_size)
+                    chunks.append(chunk)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError,
+                NotImplementedError, zlib.error) as exc:
+            raise _Damaged(f"not a valid presentation: part {name} is damaged ({exc})",
+                           self.path) from exc
+        self.unpacked += size
+        data = self.parts[name] = b"".join(chunks)
+        return data
+
+    def _check(self, name: str, size: int, compressed: int) -> None:
+        """Stop at a part that unpacks to more than the caps allow."""
+        problem = ""
+        if size > MAX_PART_BYTES:
+            problem = f"unpacks to more than {_megabytes(MAX_PART_BYTES)}"
+        elif self.unpacked + size > MAX_TOTAL_BYTES:
+            problem = (f"brings the template's parts to more than "
+                       f"{_megabytes(MAX_TOTAL_BYTES)}")
+        elif size > RATIO_FLOOR and size > MAX_RATIO * max(compressed, 1):
+            problem = f"expands more than {MAX_RATIO} times"
+        if problem:
+            raise DeckgenError(f"template refused: part {name} {problem} (a zip bomb?)",
+                               self.path)
 
     def xml(self, name: str) -> etree._Element:
         try:
@@ -378,64 +492,214 @@ class _Package:
 
     def rels(self, part: str) -> dict[str, str]:
         """The part's internal relationships: id -> target part name."""
-        folder, name = posixpath.split(part)
-        rels_name = posixpath.join(folder, "_rels", f"{name}.rels")
-        if rels_name not in self.names:
-            return {}
+        folder = posixpath.dirname(part)
         out = {}
-        for rel in self.xml(rels_name).iterfind("rel:Relationship", NS):
+        for rel in self._relationships(part):
             if rel.get("TargetMode") == "External":
                 continue
             out[rel.get("Id", "")] = _resolve(folder, rel.get("Target", ""))
         return out
 
-    def related(self, part: str, relationship: str) -> str | None:
-        folder, name = posixpath.split(part)
-        rels_name = posixpath.join(folder, "_rels", f"{name}.rels")
+    def _relationships(self, part: str) -> list[etree._Element]:
+        rels_name = _rels_name(part)
         if rels_name not in self.names:
-            return None
-        for rel in self.xml(rels_name).iterfind("rel:Relationship", NS):
+            return []
+        return list(self.xml(rels_name).iterfind("rel:Relationship", NS))
+
+    def related(self, part: str, relationship: str) -> str | None:
+        for rel in self._relationships(part):
             if rel.get("Type") == relationship and rel.get("TargetMode") != "External":
-                return _resolve(folder, rel.get("Target", ""))
+                return _resolve(posixpath.dirname(part), rel.get("Target", ""))
         return None
 
-    def main_part(self) -> tuple[str, bool]:
-        """The presentation part's name, and whether its content type must be converted
-        for python-pptx to open it (a .potx)."""
+    def main_part(self) -> str:
+        """The presentation part's name (its content type may be a template's, a slide
+        show's or a macro-enabled one: the carried package declares it a presentation)."""
         main = self.related("", OFFICE_DOCUMENT)
         if main is None:
             raise DeckgenError("not a valid .pptx or .potx: the package names no main "
                                "document", self.path)
         content_type = self._content_type(main)
-        if content_type == PRESENTATION_MAIN:
-            return main, False
-        if content_type in CONVERTIBLE_MAIN:
-            return main, True
+        if content_type == PRESENTATION_MAIN or content_type in CONVERTIBLE_MAIN:
+            return main
         raise DeckgenError(f"not a PowerPoint presentation or template: its main part is "
                            f"'{content_type or 'of no known type'}' (save it as .pptx or "
                            ".potx)", self.path)
 
+    def _content_types(self) -> etree._Element:
+        if self.types is None:
+            self.types = self.xml("[Content_Types].xml")
+        return self.types
+
     def _content_type(self, part: str) -> str:
-        types = self.xml("[Content_Types].xml")
+        """A part's content type: its override, else the default for its extension."""
+        types = self._content_types()
         for override in types.iterfind("ct:Override", NS):
             if override.get("PartName", "").lstrip("/") == part:
                 return override.get("ContentType", "")
+        extension = posixpath.splitext(part)[1].lstrip(".").lower()
+        for default in types.iterfind("ct:Default", NS):
+            if default.get("Extension", "").lower() == extension:
+                return default.get("ContentType", "")
         return ""
 
-    def as_presentation(self, main: str) -> bytes:
-        """The package with the main part declared as a presentation (not a template)."""
-        types = self.xml("[Content_Types].xml")
-        for override in types.iterfind("ct:Override", NS):
-            if override.get("PartName", "").lstrip("/") == main:
-                override.set("ContentType", PRESENTATION_MAIN)
+    def carried(self, main: str, presentation: etree._Element,
+                diagnostics: Diagnostics) -> bytes:
+        """The package a deck is built on: the parts CARRIED_RELATIONSHIPS reach from the
+        package's own relationships, with the main part declared a presentation (and its
+        XML as `presentation`). External relationships and all other parts are left out,
+        and what referred to them is removed or unlinked; one warning names the external
+        links left out, another the parts (save the quiet ones, QUIETLY_LEFT)."""
+        kept: dict[str, list[etree._Element]] = {}
+        left_ids: dict[str, set[str]] = {}
+        external: list[str] = []
+        left: list[str] = []
+        todo = [""]
+        while todo:
+            part = todo.pop(0)
+            kept[part] = []
+            for rel in self._relationships(part):
+                kind, target = rel.get("Type", ""), rel.get("Target", "")
+                if rel.get("TargetMode") == "External":
+                    external.append(target)
+                    left_ids.setdefault(part, set()).add(rel.get("Id", ""))
+                    continue
+                name = _resolve(posixpath.dirname(part), target)
+                if self._carries(part, kind, name, diagnostics):
+                    kept[part].append(rel)
+                    if name not in kept and name not in todo:
+                        todo.append(name)
+                    continue
+                left_ids.setdefault(part, set()).add(rel.get("Id", ""))
+                if kind not in QUIETLY_LEFT and name not in left:
+                    left.append(name)
+        if external:
+            shown = ", ".join(sorted({_shortened(target) for target in external})[:3])
+            diagnostics.warn(f"template's external links are not carried into the deck "
+                             f"({len(external)} left out: {shown})", self.path)
+        if left:
+            more = f" and {len(left) - 5} more" if len(left) > 5 else ""
+            diagnostics.warn("template parts a deck does not need are not carried into it "
+                             f"(macros, embedded objects, controls and other data): "
+                             f"{', '.join(left[:5])}{more}", self.path)
+        return self._written(main, presentation, kept, left_ids)
+
+    def _carries(self, part: str, kind: str, name: str, diagnostics: Diagnostics) -> bool:
+        """Whether a relationship of `part` to the part `name` is carried: one of the
+        CARRIED_RELATIONSHIPS (from the package only to its main part) to a part that is
+        there; a picture only when it is one and can be unpacked (else a warning)."""
+        if kind not in CARRIED_RELATIONSHIPS or name not in self.names \
+                or (part == "") != (kind == OFFICE_DOCUMENT):
+            return False
+        if kind != IMAGE_RELATIONSHIP:
+            return True
+        if not self._content_type(name).startswith("image/"):
+            return False
+        try:
+            self.read(name)
+        except _Damaged as problem:
+            diagnostics.warn(f"{problem.message}; the template's design is built without "
+                             "that picture", self.path)
+            return False
+        return True
+
+    def _written(self, main: str, presentation: etree._Element,
+                 kept: dict[str, list[etree._Element]], left_ids: dict[str, set[str]]
+                 ) -> bytes:
+        """The zip of the carried parts, their relationships and content types."""
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-            for info in self.zip.infolist():
-                data = (etree.tostring(types, xml_declaration=True, encoding="UTF-8",
-                                       standalone=True)
-                        if info.filename == "[Content_Types].xml" else self.zip.read(info))
-                target.writestr(info, data)
+            target.writestr("[Content_Types].xml", self._carried_types(main, kept))
+            for part, relationships in kept.items():
+                if part:
+                    target.writestr(part, self._carried_part(part, main, presentation,
+                                                             left_ids.get(part, set())))
+                if relationships or part == "":
+                    root = etree.fromstring(f'<Relationships xmlns="{NS["rel"]}"/>')
+                    root.extend(relationships)
+                    target.writestr(_rels_name(part), _xml(root))
         return out.getvalue()
+
+    def _carried_part(self, part: str, main: str, presentation: etree._Element,
+                      left: set[str]) -> bytes:
+        if part != main and not left:
+            return self.read(part)
+        root = presentation if part == main else self.xml(part)
+        _unlink(root, left)
+        return _xml(root)
+
+    def _carried_types(self, main: str, kept: dict[str, list[etree._Element]]) -> bytes:
+        types = self._content_types()
+        extensions = {"rels", "xml"} | {posixpath.splitext(part)[1].lstrip(".").lower()
+                                        for part in kept if part}
+        root = etree.fromstring(f'<Types xmlns="{NS["ct"]}"/>')
+        for default in types.iterfind("ct:Default", NS):
+            if default.get("Extension", "").lower() in extensions:
+                root.append(copy.deepcopy(default))
+        for override in types.iterfind("ct:Override", NS):
+            name = override.get("PartName", "").lstrip("/")
+            if name in kept:
+                root.append(copy.deepcopy(override))
+                if name == main:
+                    root[-1].set("ContentType", PRESENTATION_MAIN)
+        return _xml(root)
+
+
+def _xml(root: etree._Element) -> bytes:
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
+def _shortened(target: str) -> str:
+    return target if len(target) <= 60 else target[:57] + "..."
+
+
+def _rels_name(part: str) -> str:
+    folder, name = posixpath.split(part)
+    return posixpath.join(folder, "_rels", f"{name}.rels")
+
+
+#: Where a shape sits: a shape whose reference is left out goes as a whole.
+SHAPE_PARENTS = ("spTree", "grpSp")
+
+
+def _unlink(root: etree._Element, rel_ids: set[str]) -> None:
+    """Remove what refers to relationships that are left out: a hyperlink keeps its element
+    with an empty id (no link), a picture's `r:link` (a linked, not embedded, picture) goes,
+    a shape that needs the part (an embedded object, a control) goes whole, and any other
+    referring element (a slide id, an embedded font) goes."""
+    if not rel_ids:
+        return
+    prefix = f"{{{NS['r']}}}"
+    found = [(element, str(key)) for element in root.iter() if isinstance(element.tag, str)
+             for key, value in element.attrib.items()
+             if str(key).startswith(prefix) and str(value) in rel_ids]
+    for element, key in found:
+        local = etree.QName(element).localname
+        if local.startswith("hlink"):
+            element.set(key, "")
+        elif local == "blip":
+            del element.attrib[key]
+        else:
+            _remove(_shape_of(element) or element)
+
+
+def _shape_of(element: etree._Element) -> etree._Element | None:
+    """The shape (or its markup-compatibility wrapper) an element belongs to."""
+    node: etree._Element | None = element
+    while node is not None:
+        parent = node.getparent()
+        if parent is not None and etree.QName(parent).localname in SHAPE_PARENTS:
+            return node
+        if parent is not None and etree.QName(parent).localname in ("Choice", "Fallback"):
+            return parent.getparent()
+        node = parent
+    return None
+
+
+def _remove(element: etree._Element) -> None:
+    parent = element.getparent()
+    if parent is not None:
+        parent.remove(element)
 
 
 def _resolve(folder: str, target: str) -> str:
