@@ -24,7 +24,7 @@ from deckgen.model import Deck, DeckMeta
 from deckgen.parse import front_matter_line, parse_document, read_source
 from deckgen.progress import BuildProgress, SilentProgress, counted
 from deckgen.structure import build_deck
-from deckgen.theme import Theme, load_theme
+from deckgen.theme import Theme, load_theme, within
 
 DEFAULT_THEME = "default"
 #: The date written into the deck when neither SOURCE_DATE_EPOCH nor the front matter
@@ -181,9 +181,12 @@ def plan_build(options: BuildOptions, diagnostics: Diagnostics,
     if template is not None and template.resolve() == output.resolve():
         raise DeckgenError("the output would overwrite the template it is built on; choose "
                            "another -o path", output)
+    roots = (options.source.parent, *options.resource_paths)
     try:
+        if options.template is None and template is not None and not within(template, roots):
+            raise DeckgenError("template not found (give a .pptx or .potx file)", template)
         theme = load_theme(options.theme or deck.meta.theme or DEFAULT_THEME, diagnostics,
-                           template)
+                           template, roots)
     except DeckgenError as error:
         raise located_in_front_matter(error, options, deck, text) from error
     measurer = measurer_for({role: (face.latin, face.east_asian)
