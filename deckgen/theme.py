@@ -163,7 +163,13 @@ def themes_directory() -> Path:
     source_tree = Path(__file__).resolve().parent.parent / "themes"
     if source_tree.is_dir():
         return source_tree
-    return Path(str(resources.files("deckgen.themes")))
+    packaged = resources.files("deckgen.themes")
+    if isinstance(packaged, Path):
+        return packaged
+    for child in packaged.iterdir():  # a namespace package's files are listed, not a path
+        if isinstance(child, Path) and child.suffix == ".toml":
+            return child.parent
+    return Path(str(packaged))
 
 
 def builtin_themes() -> dict[str, Path]:
