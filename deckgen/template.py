@@ -663,10 +663,10 @@ SHAPE_PARENTS = ("spTree", "grpSp")
 
 
 def _unlink(root: etree._Element, rel_ids: set[str]) -> None:
-    """Remove what refers to relationships that are left out: a hyperlink keeps its element
-    with an empty id (no link), a picture's `r:link` (a linked, not embedded, picture) goes,
-    a shape that needs the part (an embedded object, a control) goes whole, and any other
-    referring element (a slide id, an embedded font) goes."""
+    """Remove what refers to relationships that are left out: a hyperlink (the shape or
+    text stays, without the link) and a picture's `r:link` (a linked, not embedded,
+    picture) go, a shape that needs the part (an embedded object, a control) goes whole,
+    and any other referring element (a slide id, an embedded font) goes."""
     if not rel_ids:
         return
     prefix = f"{{{NS['r']}}}"
@@ -675,12 +675,13 @@ def _unlink(root: etree._Element, rel_ids: set[str]) -> None:
              if str(key).startswith(prefix) and str(value) in rel_ids]
     for element, key in found:
         local = etree.QName(element).localname
-        if local.startswith("hlink"):
-            element.set(key, "")
-        elif local == "blip":
+        shape = _shape_of(element)
+        if local == "blip":
             del element.attrib[key]
+        elif local.startswith("hlink") or shape is None:
+            _remove(element)
         else:
-            _remove(_shape_of(element) or element)
+            _remove(shape)
 
 
 def _shape_of(element: etree._Element) -> etree._Element | None:

@@ -56,7 +56,7 @@ REQUIRED_COLOURS = ("background", "text", "muted", "accent", "accent_dark", "rul
 #: note's pictures, the files must be inside that folder, the note's or a resource path.
 PATH_KEYS = (("", "template"), ("logo", "image"), ("background", "image"))
 #: What a theme file may be: its size, and how deeply its tables and arrays may nest.
-MAX_THEME_BYTES = 2**20
+MAX_THEME_BYTES = 256 * 1024
 MAX_THEME_DEPTH = 16
 #: Characters a font name cannot hold (control characters).
 CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f]")
@@ -247,6 +247,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise DeckgenError(f"theme is not UTF-8 text (byte 0x{raw[exc.start]:02X}); save it "
                            "as UTF-8", path, raw.count(b"\n", 0, exc.start) + 1) from exc
+    for number, line in enumerate(text.splitlines(), start=1):
+        key = line if line.lstrip().startswith("[") else line.partition("=")[0]
+        if key.count(".") > MAX_THEME_DEPTH:  # tomllib takes quadratic time on such keys
+            raise DeckgenError(f"theme nests tables or arrays more than {MAX_THEME_DEPTH} "
+                               "deep", path, number)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
