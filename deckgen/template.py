@@ -188,11 +188,13 @@ def read_template(path: Path, overrides: dict[str, str] | None = None,
                for element in presentation.iterfind("p:sldMasterIdLst/p:sldMasterId", NS)]
     if not masters or not all(masters):
         raise DeckgenError("not a valid presentation: it has no slide master", path)
+    edited = {presentation_part: presentation}
     layouts: list[TemplateLayout] = []
     master_colours: list[dict[str, str]] = []
     master_fonts: list[tuple[SchemeFont, SchemeFont]] = []
     for master_index, master_part in enumerate(masters):
         master = reader.xml(master_part)
+        _tidy(master, master_part, edited, path, diagnostics)
         master_rels = reader.rels(master_part)
         master_boxes = _placeholders(master, {})
         base = {_base_kind(ph.kind): ph.box for ph in reversed(master_boxes)}
@@ -203,6 +205,7 @@ def read_template(path: Path, overrides: dict[str, str] | None = None,
                 raise DeckgenError(f"not a valid presentation: {master_part} names a missing "
                                    "layout", path)
             layout = reader.xml(layout_part)
+            _tidy(layout, layout_part, edited, path, diagnostics)
             name_element = layout.find("p:cSld", NS)
             name = name_element.get("name", "") if name_element is not None else ""
             layouts.append(TemplateLayout(master_index, index, name,
@@ -217,7 +220,7 @@ def read_template(path: Path, overrides: dict[str, str] | None = None,
     chosen = choose_layouts(path, layouts, overrides or {}, diagnostics)
     master_index = chosen["content"].master
     sample_slides = len(presentation.findall("p:sldIdLst/p:sldId", NS))
-    data = reader.carried(presentation_part, presentation, diagnostics)
+    data = reader.carried(presentation_part, edited, diagnostics)
     return Template(path, data, slide_width, slide_height, tuple(layouts),
                     master_fonts[master_index][0], master_fonts[master_index][1],
                     master_colours[master_index], sample_slides, chosen)
@@ -251,6 +254,52 @@ def _slide_size(presentation: etree._Element, path: Path,
     size.set("cx", str(DEFAULT_SLIDE_SIZE[0]))
     size.set("cy", str(DEFAULT_SLIDE_SIZE[1]))
     return DEFAULT_SLIDE_SIZE
+
+
+#: The values a placeholder's attributes may have (ST_PlaceholderType, ST_Direction,
+#: ST_PlaceholderSize); another is left out, which means the default.
+PLACEHOLDER_VALUES = {
+    "type": ("title", "body", "ctrTitle", "subTitle", "dt", "sldNum", "ftr", "hdr", "obj",
+             "chart", "tbl", "clipArt", "dgm", "media", "sldImg", "pic"),
+    "orient": ("horz", "vert"), "sz": ("full", "half", "quarter")}
+#: The largest coordinate DrawingML allows (ST_Coordinate), in EMU.
+MAX_COORDINATE = 27273042316900
+COORDINATES = {"off": ("x", "y"), "chOff": ("x", "y"), "ext": ("cx", "cy"),
+               "chExt": ("cx", "cy")}
+
+
+def _tidy(part: etree._Element, name: str, edited: dict[str, etree._Element], path: Path,
+          diagnostics: Diagnostics) -> None:
+    """Leave a master's or layout's placeholder attributes and shape positions that are not
+    valid to their defaults (an unknown placeholder type is a content placeholder, a shape
+    position that is not a number is inherited), so that the part still serves; with a
+    warning naming the template and part, and `edited[name]` the changed XML."""
+    changed = False
+    for ph in part.iter(f"{{{NS['p']}}}ph"):
+        for key, allowed in PLACEHOLDER_VALUES.items():
+            if ph.get(key) is not None and ph.get(key) not in allowed:
+                del ph.attrib[key]
+                changed = True
+        idx = ph.get("idx")
+        if idx is not None and not (idx.isdigit() and int(idx) < 2**32):
+            del ph.attrib["idx"]
+            changed = True
+    for xfrm in [*part.iter(f"{{{NS['a']}}}xfrm", f"{{{NS['p']}}}xfrm")]:
+        values = [_integer(child.get(key, "0")) for child in xfrm if isinstance(child.tag, str)
+                  for key in COORDINATES.get(etree.QName(child).localname, ())]
+        if all(value is not None and abs(value) <= MAX_COORDINATE for value in values):
+            continue
+        changed = True
+        if etree.QName(xfrm).namespace == NS["a"]:
+            _remove(xfrm)
+            continue
+        for child in xfrm:  # a frame's p:xfrm is required: it goes to the corner, empty
+            for key in COORDINATES.get(etree.QName(child).localname, ()):
+                child.set(key, "0")
+    if changed:
+        edited[name] = part
+        diagnostics.warn(f"template's {name} has placeholder types or shape positions that "
+                         "are not valid; they are left to their defaults", path)
 
 
 def _integer(value: str | None) -> int | None:
@@ -543,13 +592,13 @@ class _Package:
                 return default.get("ContentType", "")
         return ""
 
-    def carried(self, main: str, presentation: etree._Element,
+    def carried(self, main: str, edited: dict[str, etree._Element],
                 diagnostics: Diagnostics) -> bytes:
         """The package a deck is built on: the parts CARRIED_RELATIONSHIPS reach from the
-        package's own relationships, with the main part declared a presentation (and its
-        XML as `presentation`). External relationships and all other parts are left out,
-        and what referred to them is removed or unlinked; one warning names the external
-        links left out, another the parts (save the quiet ones, QUIETLY_LEFT)."""
+        package's own relationships, with the main part declared a presentation (and the
+        parts in `edited` as edited). External relationships and all other parts are left
+        out, and what referred to them is removed or unlinked; one warning names the
+        external links left out, another the parts (save the quiet ones, QUIETLY_LEFT)."""
         kept: dict[str, list[etree._Element]] = {}
         left_ids: dict[str, set[str]] = {}
         external: list[str] = []
@@ -582,7 +631,7 @@ class _Package:
             diagnostics.warn("template parts a deck does not need are not carried into it "
                              f"(macros, embedded objects, controls and other data): "
                              f"{', '.join(left[:5])}{more}", self.path)
-        return self._written(main, presentation, kept, left_ids)
+        return self._written(main, edited, kept, left_ids)
 
     def _carries(self, part: str, kind: str, name: str, diagnostics: Diagnostics) -> bool:
         """Whether a relationship of `part` to the part `name` is carried: one of the
@@ -603,7 +652,7 @@ class _Package:
             return False
         return True
 
-    def _written(self, main: str, presentation: etree._Element,
+    def _written(self, main: str, edited: dict[str, etree._Element],
                  kept: dict[str, list[etree._Element]], left_ids: dict[str, set[str]]
                  ) -> bytes:
         """The zip of the carried parts, their relationships and content types."""
@@ -612,7 +661,7 @@ class _Package:
             target.writestr("[Content_Types].xml", self._carried_types(main, kept))
             for part, relationships in kept.items():
                 if part:
-                    target.writestr(part, self._carried_part(part, main, presentation,
+                    target.writestr(part, self._carried_part(part, edited,
                                                              left_ids.get(part, set())))
                 if relationships or part == "":
                     root = etree.fromstring(f'<Relationships xmlns="{NS["rel"]}"/>')
@@ -620,11 +669,11 @@ class _Package:
                     target.writestr(_rels_name(part), _xml(root))
         return out.getvalue()
 
-    def _carried_part(self, part: str, main: str, presentation: etree._Element,
+    def _carried_part(self, part: str, edited: dict[str, etree._Element],
                       left: set[str]) -> bytes:
-        if part != main and not left:
+        if part not in edited and not left:
             return self.read(part)
-        root = presentation if part == main else self.xml(part)
+        root = edited[part] if part in edited else self.xml(part)
         _unlink(root, left)
         return _xml(root)
 

@@ -23,7 +23,7 @@ from rendercheck import SOFFICE_MISSING_REASON, soffice_available
 from test_template import A, P, R, _dangling_references, _unreachable_parts, make_template
 
 import deckgen.template as template_module
-from deckgen.errors import DeckgenError, Diagnostics
+from deckgen.errors import DeckgenError
 from deckgen.template import read_template
 
 RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
@@ -404,12 +404,27 @@ def test_bad_template_slide_size_becomes_the_default_with_a_warning(
     assert (prs.slide_width, prs.slide_height) == (12192000, 6858000)
 
 
-def test_placeholder_box_that_is_not_numbers_is_inherited(tmp_path: Path,
-                                                          base_template: Path) -> None:
-    layout = zipfile.ZipFile(base_template).read(LAYOUT)
-    layout = re.sub(rb'<a:off x="\d+"', b'<a:off x="1e400"', layout, count=1)
-    template = with_part(base_template, tmp_path / "box.pptx", LAYOUT, deflated(layout))
-    read_template(template, None, Diagnostics())
+@pytest.mark.parametrize(("part", "pattern", "bad"), [
+    (LAYOUT, rb' x="\d+"', b' x="1e400"'),
+    (MASTER, rb' x="\d+"', b' x="abc"'),
+    (MASTER, rb' cy="\d+"', b' cy="99999999999999999999"'),
+    (MASTER, rb' type="title"', b' type="abc"'),
+    (LAYOUT, rb' idx="\d+"', b' idx="-1"'),
+])
+def test_bad_placeholder_values_are_left_to_their_defaults(
+        tmp_path: Path, note: Path, base_template: Path, part: str, pattern: bytes,
+        bad: bytes) -> None:
+    data, count = re.subn(pattern, bad, zipfile.ZipFile(base_template).read(part))
+    assert count
+    template = with_part(base_template, tmp_path / "box.pptx", part, deflated(data))
+    out = tmp_path / "out.pptx"
+    result = run_main("build", note, "-o", out, "--template", template)
+    assert result.code == 0, result.stderr
+    warning = [line for line in result.stderr.splitlines() if part in line]
+    assert len(warning) == 1 and warning[0].startswith(f"{template}: warning:")
+    with zipfile.ZipFile(out) as package:
+        assert bad not in package.read(part)
+    Presentation(str(out))
 
 
 # --- 12: theme files that are not themes ---------------------------------------------------
