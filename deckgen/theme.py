@@ -215,7 +215,18 @@ def load_theme(name_or_path: str, diagnostics: Diagnostics,
         if default is None or layer_path.resolve() != default.resolve():
             explicit = _deep_merge(explicit, layer)
     read = read_template(template_path, _layout_overrides(data), diagnostics)
-    theme = _validated(_with_template(data, explicit, read, theme), path, Diagnostics(), read)
+    merged = _with_template(data, explicit, read, theme)
+    try:
+        theme = _validated(merged, path, Diagnostics(), read)
+    except DeckgenError as error:  # the template's size and placeholders did not fit
+        merged["grid"] = data.get("grid", {})
+        try:
+            theme = _validated(merged, path, Diagnostics(), read)
+        except DeckgenError:
+            raise DeckgenError(f"the template's slide size and placeholders give a theme "
+                               f"it cannot use: {error.message}", read.path) from error
+        diagnostics.warn(f"the template's placeholders give a grid the deck cannot use "
+                         f"({error.message}); the theme's margins are used", read.path)
     explicit_colours = set(explicit.get("colors", {}))
 
     def origin(key: str) -> Path:

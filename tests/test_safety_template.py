@@ -404,6 +404,25 @@ def test_bad_template_slide_size_becomes_the_default_with_a_warning(
     assert (prs.slide_width, prs.slide_height) == (12192000, 6858000)
 
 
+def test_template_grid_the_deck_cannot_use_blames_the_template(
+        tmp_path: Path, note: Path, base_template: Path) -> None:
+    entries = template_entries(base_template)
+    with zipfile.ZipFile(base_template) as package:
+        presentation, master = package.read("ppt/presentation.xml"), package.read(MASTER)
+    entries["ppt/presentation.xml"] = deflated(re.sub(  # a 4 × 3 in slide
+        rb'<p:sldSz cx="\d+" cy="\d+"', b'<p:sldSz cx="3657600" cy="2743200"', presentation))
+    title = re.search(rb'type="title"/>.*?<a:off x="\d+" y="(\d+)"', master, re.S)
+    assert title is not None  # the title placeholder 2 in down the slide
+    entries[MASTER] = deflated(master[:title.start(1)] + b"1828800" + master[title.end(1):])
+    template = raw_zip(tmp_path / "grid.pptx", [(n, *v) for n, v in entries.items()])
+    out = tmp_path / "out.pptx"
+    result = run_main("build", note, "-o", out, "--template", template)
+    assert result.code == 0, result.stderr
+    assert "default.toml" not in result.stderr
+    warning = [line for line in result.stderr.splitlines() if "grid" in line]
+    assert len(warning) == 1 and warning[0].startswith(f"{template}: warning:")
+
+
 @pytest.mark.parametrize(("part", "pattern", "bad"), [
     (LAYOUT, rb' x="\d+"', b' x="1e400"'),
     (MASTER, rb' x="\d+"', b' x="abc"'),
