@@ -63,6 +63,11 @@ MAX_PART_BYTES = 64 * 2**20
 MAX_TOTAL_BYTES = 256 * 2**20
 MAX_RATIO = 100
 RATIO_FLOOR = 2**20
+#: XML parts are held as trees (some 30 times their size): each may unpack to 4 MB, all
+#: together to 16 MB; and the zip's directory of parts may take 1 MB (some 10,000 parts).
+MAX_XML_PART_BYTES = 4 * 2**20
+MAX_XML_BYTES = 16 * 2**20
+MAX_DIRECTORY_BYTES = 2**20
 #: The slide sizes (EMU) a template may have, as a theme's slide.width and slide.height;
 #: another size (or one that is not a number) gives the default 16:9 slide, with a warning.
 SLIDE_WIDTHS = (4 * EMU_PER_INCH, 56 * EMU_PER_INCH)
@@ -472,6 +477,22 @@ def _megabytes(size: int) -> str:
     return f"{size // 2**20} MB"
 
 
+def _is_xml(name: str) -> bool:
+    """Whether a part is read as XML (its name ends in .xml or .rels)."""
+    return name.lower().endswith((".xml", ".rels"))
+
+
+def _directory_size(data: bytes) -> int:
+    """The size a zip's end record gives its central directory (which zipfile reads
+    whole, at some ten times its size in memory); 0 when there is no end record (zipfile
+    then says what is wrong), the largest size for a ZIP64 one."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65557))
+    if end < 0 or len(data) < end + 22:
+        return 0
+    size = int.from_bytes(data[end + 12:end + 16], "little")
+    return MAX_TEMPLATE_BYTES if size == 0xFFFFFFFF else size
+
+
 class _Damaged(DeckgenError):
     """A part that cannot be unpacked (a broken zip entry or compressed stream)."""
 
@@ -483,8 +504,11 @@ class _Package:
     def __init__(self, path: Path, data: bytes) -> None:
         self.path = path
         self.parts: dict[str, bytes] = {}
-        self.unpacked = 0
+        self.unpacked = self.unpacked_xml = 0
         self.types: etree._Element | None = None
+        if _directory_size(data) > MAX_DIRECTORY_BYTES:
+            raise DeckgenError(f"template refused: its zip directory is larger than "
+                               f"{_megabytes(MAX_DIRECTORY_BYTES)} (too many parts)", path)
         try:
             self.zip = zipfile.ZipFile(io.BytesIO(data))
             self.names = set(self.zip.namelist())
@@ -514,14 +538,21 @@ class _Package:
             raise _Damaged(f"not a valid presentation: part {name} is damaged ({exc})",
                            self.path) from exc
         self.unpacked += size
+        if _is_xml(name):
+            self.unpacked_xml += size
         data = self.parts[name] = b"".join(chunks)
         return data
 
     def _check(self, name: str, size: int, compressed: int) -> None:
         """Stop at a part that unpacks to more than the caps allow."""
         problem = ""
-        if size > MAX_PART_BYTES:
-            problem = f"unpacks to more than {_megabytes(MAX_PART_BYTES)}"
+        xml = _is_xml(name)
+        if size > MAX_PART_BYTES or (xml and size > MAX_XML_PART_BYTES):
+            cap = MAX_XML_PART_BYTES if xml else MAX_PART_BYTES
+            problem = f"unpacks to more than {_megabytes(cap)}"
+        elif xml and self.unpacked_xml + size > MAX_XML_BYTES:
+            problem = (f"brings the template's XML parts to more than "
+                       f"{_megabytes(MAX_XML_BYTES)}")
         elif self.unpacked + size > MAX_TOTAL_BYTES:
             problem = (f"brings the template's parts to more than "
                        f"{_megabytes(MAX_TOTAL_BYTES)}")

@@ -297,10 +297,10 @@ def base_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize(("megabytes", "declared", "message"), [
-    (1024, None, "part ppt/presentation.xml unpacks to more than 64 MB"),  # 1 MB -> 1 GB
+    (1024, None, "part ppt/presentation.xml unpacks to more than 4 MB"),  # 1 MB -> 1 GB
     (1024, 4000, "part ppt/presentation.xml is damaged"),  # says 4 KB, holds 1 GB
     (60, 2 * 2**20, "part ppt/presentation.xml is damaged"),  # says 2 MB, holds 60 MB
-    (20, None, "part ppt/presentation.xml expands more than 100 times"),
+    (3, None, "part ppt/presentation.xml expands more than 100 times"),
 ])
 def test_template_zip_bomb_is_refused_within_bounds(
         tmp_path: Path, note: Path, previous_deck: Path, base_template: Path,
@@ -320,13 +320,42 @@ def test_template_zip_bomb_is_refused_within_bounds(
         "bomb.pptx", "notes", "out.pptx"]
 
 
-def test_template_parts_together_are_capped(base_template: Path,
+@pytest.mark.parametrize(("cap", "message"), [
+    ("MAX_TOTAL_BYTES", "brings the template's parts to more than"),
+    ("MAX_XML_BYTES", "brings the template's XML parts to more than"),
+])
+def test_template_parts_together_are_capped(base_template: Path, cap: str, message: str,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(template_module, "MAX_TOTAL_BYTES", 40_000)
-    with pytest.raises(DeckgenError, match="brings the template's parts to more than") \
-            as caught:
+    monkeypatch.setattr(template_module, cap, 40_000)
+    with pytest.raises(DeckgenError, match=message) as caught:
         read_template(base_template)
     assert caught.value.file == base_template
+
+
+def test_picture_bomb_in_a_template_is_refused(tmp_path: Path, base_template: Path) -> None:
+    entries = template_entries(base_template)
+    entries["ppt/media/image1.png"] = spaces(1024)
+    rels = "ppt/slideMasters/_rels/slideMaster1.xml.rels"
+    entries[rels] = deflated(zipfile.ZipFile(base_template).read(rels).replace(
+        b"</Relationships>", f'<Relationship Id="rId90" Type="{RELS}image" '
+        'Target="../media/image1.png"/></Relationships>'.encode()))
+    entries["[Content_Types].xml"] = deflated(zipfile.ZipFile(base_template).read(
+        "[Content_Types].xml").replace(
+        b"</Types>", b'<Default Extension="png" ContentType="image/png"/></Types>'))
+    template = raw_zip(tmp_path / "bomb.pptx", [(n, *v) for n, v in entries.items()])
+    with pytest.raises(DeckgenError, match=re.escape("part ppt/media/image1.png unpacks to "
+                                                     "more than 64 MB")):
+        read_template(template)
+
+
+def test_template_of_too_many_parts_is_refused(tmp_path: Path, base_template: Path) -> None:
+    entries = [(name, *value) for name, value in template_entries(base_template).items()]
+    empty = deflated(b"")
+    entries += [(f"x/{number}", *empty) for number in range(25_000)]
+    template = raw_zip(tmp_path / "many.pptx", entries)
+    with pytest.raises(DeckgenError, match="zip directory is larger than 1 MB") as caught:
+        read_template(template)
+    assert caught.value.file == template
 
 
 def test_a_large_template_file_is_refused(tmp_path: Path,
