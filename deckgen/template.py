@@ -456,9 +456,16 @@ def _fonts(theme: etree._Element | None) -> tuple[SchemeFont, SchemeFont]:
         hangul = next((font.get("typeface", "") for font in element.iterfind("a:font", NS)
                        if font.get("script") == "Hang"), "")
         fonts.append(SchemeFont(
-            latin.get("typeface", "") if latin is not None else "",
-            (east_asian.get("typeface", "") if east_asian is not None else "") or hangul))
+            _face(latin.get("typeface", "") if latin is not None else ""),
+            _face(east_asian.get("typeface", "") if east_asian is not None else "")
+            or _face(hangul)))
     return fonts[0], fonts[1]
+
+
+def _face(name: str) -> str:
+    """A font name as the scheme gives it; one with control characters (a tab, a line
+    break) or longer than a font name can be is left to the theme ("")."""
+    return "" if re.search("[\x00-\x1f\x7f]", name) or len(name) > 200 else name
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -575,3 +575,17 @@ def test_template_outside_the_allowed_folders_is_not_found(
     assert outside == message(secret_files / "no-such.pptx")
     assert "template not found" in outside
     assert previous_deck.read_bytes() == b"the previous deck"
+
+
+def test_template_font_name_with_control_characters_is_left_to_the_theme(
+        tmp_path: Path, note: Path, base_template: Path) -> None:
+    theme = zipfile.ZipFile(base_template).read("ppt/theme/theme1.xml")
+    theme, count = re.subn(rb'<a:latin typeface="Calibri"', b'<a:latin typeface="Cal&#9;'
+                           b'ibri&#10;"', theme)
+    assert count == 2
+    template = with_part(base_template, tmp_path / "font.pptx", "ppt/theme/theme1.xml",
+                         deflated(theme))
+    assert read_template(template).heading_font.latin == ""
+    out = tmp_path / "out.pptx"
+    result = run_main("build", note, "-o", out, "--template", template)
+    assert result.code == 0, result.stderr
