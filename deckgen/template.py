@@ -680,8 +680,9 @@ class _Package:
             return False
         if kind != IMAGE_RELATIONSHIP:
             return True
-        if not self._content_type(name).startswith("image/"):
-            return False
+        kind_of_picture = self._content_type(name)
+        if not kind_of_picture.startswith("image/") or "svg" in kind_of_picture:
+            return False  # an SVG may fetch what it draws: its PNG fallback is kept
         try:
             self.read(name)
         except _Damaged as problem:
@@ -751,9 +752,10 @@ SHAPE_PARENTS = ("spTree", "grpSp")
 
 def _unlink(root: etree._Element, rel_ids: set[str]) -> None:
     """Remove what refers to relationships that are left out: a hyperlink (the shape or
-    text stays, without the link) and a picture's `r:link` (a linked, not embedded,
-    picture) go, a shape that needs the part (an embedded object, a control) goes whole,
-    and any other referring element (a slide id, an embedded font) goes."""
+    text stays, without the link), a picture's `r:link` (a linked, not embedded, picture)
+    and its SVG version (the PNG one stays) go, a shape that needs the part (an embedded
+    object, a control) goes whole, and any other referring element (a slide id, an
+    embedded font) goes."""
     if not rel_ids:
         return
     prefix = f"{{{NS['r']}}}"
@@ -762,9 +764,11 @@ def _unlink(root: etree._Element, rel_ids: set[str]) -> None:
              if str(key).startswith(prefix) and str(value) in rel_ids]
     for element, key in found:
         local = etree.QName(element).localname
-        shape = _shape_of(element)
+        shape, parent = _shape_of(element), element.getparent()
         if local == "blip":
             del element.attrib[key]
+        elif local == "svgBlip" and parent is not None:
+            _remove(parent)  # the a:ext; the picture keeps its fallback
         elif local.startswith("hlink") or shape is None:
             _remove(element)
         else:

@@ -128,8 +128,9 @@ def previous_deck(tmp_path: Path) -> Path:
 
 
 def hostile_template(folder: Path, port: int, secret: Path, macro: bool = True) -> Path:
-    """A template (macro-enabled with `macro`) whose master links a picture from a web server, has a
-    file:/// hyperlink, an embedded OLE object and an ActiveX control; whose layout links a
+    """A template (macro-enabled with `macro`) whose master links a picture from a web
+    server, has a file:/// hyperlink, an embedded OLE object, an ActiveX control and a
+    picture whose SVG version draws from the web server; whose layout links a
     local picture; whose presentation attaches a remote template and carries a VBA project
     and a large custom XML part; and which keeps its thumbnail."""
     base = make_template(folder / "base.pptx")
@@ -163,6 +164,12 @@ def hostile_template(folder: Path, port: int, secret: Path, macro: bool = True) 
         '</p:xfrm><a:graphic><a:graphicData uri="http://schemas.openxmlformats.org/'
         'presentationml/2006/ole"><p:oleObj r:id="rId92" progId="Package"><p:embed/>'
         "</p:oleObj></a:graphicData></a:graphic></p:graphicFrame>"))
+    tree.append(etree.fromstring(
+        f'<p:pic xmlns:p="{P}" xmlns:a="{A}" xmlns:r="{R}"><p:nvPicPr><p:cNvPr id="79" '
+        'name="Vector"/><p:cNvPicPr/><p:nvPr/></p:nvPicPr><p:blipFill><a:blip r:embed="rId94">'
+        '<a:extLst><a:ext uri="{96DAC541-7B7A-43D3-8B79-37D633B846F1}"><asvg:svgBlip '
+        'xmlns:asvg="http://schemas.microsoft.com/office/drawing/2016/SVG/main" '
+        'r:embed="rId95"/></a:ext></a:extLst></a:blip></p:blipFill><p:spPr/></p:pic>'))
     tree.addnext(etree.fromstring(f'<p:controls xmlns:p="{P}" xmlns:r="{R}"><p:control '
                                   'name="X" spid="_x0000_s1025" r:id="rId93"/></p:controls>'))
     parts[MASTER] = etree.tostring(master)
@@ -173,7 +180,15 @@ def hostile_template(folder: Path, port: int, secret: Path, macro: bool = True) 
         'TargetMode="External"/>'
         f'<Relationship Id="rId92" Type="{RELS}oleObject" '
         'Target="../embeddings/oleObject1.bin"/>'
-        f'<Relationship Id="rId93" Type="{RELS}control" Target="../activeX/activeX1.xml"/>'))
+        f'<Relationship Id="rId93" Type="{RELS}control" Target="../activeX/activeX1.xml"/>'
+        f'<Relationship Id="rId94" Type="{RELS}image" Target="../media/vector.png"/>'
+        f'<Relationship Id="rId95" Type="{RELS}image" Target="../media/vector.svg"/>'))
+    draw_picture(folder / "vector.png", (32, 32), "#00AA00")
+    parts["ppt/media/vector.png"] = (folder / "vector.png").read_bytes()
+    parts["ppt/media/vector.svg"] = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+        f'width="32" height="32"><image xlink:href="http://127.0.0.1:{port}/svg.png" '
+        'width="32" height="32"/></svg>').encode()
     layout = etree.fromstring(parts[LAYOUT])
     layout.find(f"{{{P}}}cSld/{{{P}}}spTree").append(etree.fromstring(shape("rId90",
                                                                               "r:link")))
@@ -201,7 +216,9 @@ def hostile_template(folder: Path, port: int, secret: Path, macro: bool = True) 
         b'<Override PartName="/ppt/embeddings/oleObject1.bin" '
         b'ContentType="application/vnd.openxmlformats-officedocument.oleObject"/>'
         b'<Override PartName="/ppt/activeX/activeX1.xml" '
-        b'ContentType="application/vnd.ms-office.activeX+xml"/></Types>')
+        b'ContentType="application/vnd.ms-office.activeX+xml"/>'
+        b'<Default Extension="png" ContentType="image/png"/>'
+        b'<Default Extension="svg" ContentType="image/svg+xml"/></Types>')
     path = folder / ("company.pptm" if macro else "company.pptx")
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as package:
         for name, data in parts.items():
@@ -249,6 +266,9 @@ def assert_carries_nothing_hostile(deck: Path) -> None:
         assert _unreachable_parts(package) == set()
         master = package.read(MASTER)
         assert b'name="Object"' not in master and b"p:control " not in master
+        assert b'name="Vector"' in master and b"svgBlip" not in master
+        assert not [name for name in names if name.endswith(".svg")]
+        assert [name for name in names if name.startswith("ppt/media/")]
         assert b"r:link" not in master and b"r:link" not in package.read(LAYOUT)
 
 
