@@ -17,14 +17,20 @@ from typing import ParamSpec, TypeVar
 
 from deckgen.decorate import decorate_slides, theme_pictures
 from deckgen.errors import DeckgenError, Diagnostics
-from deckgen.images import DEFAULT_DPI, Encoding, PreparedImage, prepare_images
+from deckgen.images import (
+    DEFAULT_DPI,
+    Encoding,
+    PreparedImage,
+    prepare_images,
+    repository_root,
+)
 from deckgen.layout import DeckLayout, Overflow, PictureShape, PlacedSlide, Shape, layout_deck
 from deckgen.measure import measurer_for
 from deckgen.model import Deck, DeckMeta
 from deckgen.parse import front_matter_line, parse_document, read_source
 from deckgen.progress import BuildProgress, SilentProgress, counted
 from deckgen.structure import build_deck
-from deckgen.theme import Theme, load_theme
+from deckgen.theme import Theme, load_theme, within
 
 DEFAULT_THEME = "default"
 #: The date written into the deck when neither SOURCE_DATE_EPOCH nor the front matter
@@ -183,8 +189,11 @@ def plan_build(options: BuildOptions, diagnostics: Diagnostics,
                                             for image in slide.images}))
     progress.stage("parsed")
     template = template_path(options, deck)
+    roots = picture_roots(options)
     try:
-        theme = load_theme(theme_name(options, deck), diagnostics, template)
+        if options.template is None and template is not None and not within(template, roots):
+            raise DeckgenError("template not found (give a .pptx or .potx file)", template)
+        theme = load_theme(theme_name(options, deck), diagnostics, template, roots)
     except DeckgenError as error:
         raise located_in_front_matter(error, options, deck, text) from error
     measurer = measurer_for({role: (face.latin, face.east_asian)
@@ -289,6 +298,13 @@ def located_in_front_matter(error: DeckgenError, options: BuildOptions, deck: De
         return error
     return DeckgenError(f"front matter {key}: {error}", options.source,
                         front_matter_line(text, key))
+
+
+def picture_roots(options: BuildOptions) -> tuple[Path, ...]:
+    """The folders a note's pictures, and a theme's or front-matter template's files, may
+    come from: the note's folder, the resource paths and the note's repository root."""
+    root = repository_root(options.source.parent)
+    return (options.source.parent, *options.resource_paths, *([root] if root else []))
 
 
 def template_path(options: BuildOptions, deck: Deck) -> Path | None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import posixpath
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,10 +32,47 @@ PRESENTATION_MAIN = ("application/vnd.openxmlformats-officedocument.presentation
 CONVERTIBLE_MAIN = (
     "application/vnd.openxmlformats-officedocument.presentationml.template.main+xml",
     "application/vnd.openxmlformats-officedocument.presentationml.slideshow.main+xml",
+    "application/vnd.ms-powerpoint.presentation.macroEnabled.main+xml",
+    "application/vnd.ms-powerpoint.template.macroEnabled.main+xml",
+    "application/vnd.ms-powerpoint.slideshow.macroEnabled.main+xml",
 )
-OFFICE_DOCUMENT = ("http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
-                   "officeDocument")
-THEME_RELATIONSHIP = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/theme"
+RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+OFFICE_DOCUMENT = f"{RELATIONSHIPS}officeDocument"
+THEME_RELATIONSHIP = f"{RELATIONSHIPS}theme"
+IMAGE_RELATIONSHIP = f"{RELATIONSHIPS}image"
+#: The relationships a deck built on a template carries: the presentation, its masters,
+#: layouts and theme(s), the notes and handout masters, its properties and table styles,
+#: and the pictures those use. Every other part (macros, embedded objects, controls,
+#: custom XML, the sample slides, the thumbnail …) and every external relationship of the
+#: template is left out.
+CARRIED_RELATIONSHIPS = frozenset(f"{RELATIONSHIPS}{kind}" for kind in (
+    "officeDocument", "slideMaster", "slideLayout", "theme", "notesMaster", "handoutMaster",
+    "presProps", "viewProps", "tableStyles", "image"))
+#: Parts every saved presentation has that a deck does not carry, left out without a word:
+#: the sample slides (and their notes), the document properties and the thumbnail.
+QUIETLY_LEFT = frozenset(f"{RELATIONSHIPS}{kind}" for kind in (
+    "slide", "notesSlide", "extended-properties", "custom-properties", "commentAuthors",
+    "printerSettings")) | {
+    "http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties",
+    "http://schemas.openxmlformats.org/package/2006/relationships/metadata/thumbnail"}
+#: Caps on what a template unpacks to, checked against the sizes the zip declares and
+#: again while reading (declared sizes can lie): its file, each part, all parts together,
+#: and how much a part larger than RATIO_FLOOR may expand (a zip bomb stops here).
+MAX_TEMPLATE_BYTES = 100 * 2**20
+MAX_PART_BYTES = 64 * 2**20
+MAX_TOTAL_BYTES = 256 * 2**20
+MAX_RATIO = 100
+RATIO_FLOOR = 2**20
+#: XML parts are held as trees (some 30 times their size): each may unpack to 4 MB, all
+#: together to 16 MB; and the zip's directory of parts may take 1 MB (some 10,000 parts).
+MAX_XML_PART_BYTES = 4 * 2**20
+MAX_XML_BYTES = 16 * 2**20
+MAX_DIRECTORY_BYTES = 2**20
+#: The slide sizes (EMU) a template may have, as a theme's slide.width and slide.height;
+#: another size (or one that is not a number) gives the default 16:9 slide, with a warning.
+SLIDE_WIDTHS = (4 * EMU_PER_INCH, 56 * EMU_PER_INCH)
+SLIDE_HEIGHTS = (3 * EMU_PER_INCH, 56 * EMU_PER_INCH)
+DEFAULT_SLIDE_SIZE = (12192000, 6858000)
 
 #: What deckgen uses each layout for, and the names it is found by (matched without regard
 #: to case or spacing): English, Korean and Japanese Office names, then the layout's type.
@@ -141,28 +180,26 @@ def read_template(path: Path, overrides: dict[str, str] | None = None,
                   diagnostics: Diagnostics | None = None) -> Template:
     """Read a .pptx or .potx; a missing or damaged file is a DeckgenError naming it. Layouts
     are chosen for each role (by `overrides` names first); a missing one falls back with a
-    warning naming what was missing."""
+    warning naming what was missing. The template's data is the package a deck carries
+    (see _Package.carried): no external link, macro, embedded object or sample slide."""
+    diagnostics = diagnostics or Diagnostics()
     data = _read_bytes(path)
     reader = _Package(path, data)
-    presentation_part, converted = reader.main_part()
+    presentation_part = reader.main_part()
     presentation = reader.xml(presentation_part)
-    size = presentation.find("p:sldSz", NS)
-    if size is None:
-        raise DeckgenError("not a valid presentation: ppt/presentation.xml has no slide size",
-                           path)
-    slide_width, slide_height = int(size.get("cx", "0")), int(size.get("cy", "0"))
-    if slide_width <= 0 or slide_height <= 0:
-        raise DeckgenError("not a valid presentation: its slide size is not positive", path)
+    slide_width, slide_height = _slide_size(presentation, path, diagnostics)
     rels = reader.rels(presentation_part)
     masters = [rels.get(element.get(R_ID, ""), "")
                for element in presentation.iterfind("p:sldMasterIdLst/p:sldMasterId", NS)]
     if not masters or not all(masters):
         raise DeckgenError("not a valid presentation: it has no slide master", path)
+    edited = {presentation_part: presentation}
     layouts: list[TemplateLayout] = []
     master_colours: list[dict[str, str]] = []
     master_fonts: list[tuple[SchemeFont, SchemeFont]] = []
     for master_index, master_part in enumerate(masters):
         master = reader.xml(master_part)
+        _tidy(master, master_part, edited, path, diagnostics)
         master_rels = reader.rels(master_part)
         master_boxes = _placeholders(master, {})
         base = {_base_kind(ph.kind): ph.box for ph in reversed(master_boxes)}
@@ -173,6 +210,7 @@ def read_template(path: Path, overrides: dict[str, str] | None = None,
                 raise DeckgenError(f"not a valid presentation: {master_part} names a missing "
                                    "layout", path)
             layout = reader.xml(layout_part)
+            _tidy(layout, layout_part, edited, path, diagnostics)
             name_element = layout.find("p:cSld", NS)
             name = name_element.get("name", "") if name_element is not None else ""
             layouts.append(TemplateLayout(master_index, index, name,
@@ -184,14 +222,96 @@ def read_template(path: Path, overrides: dict[str, str] | None = None,
         master_fonts.append(_fonts(theme))
     if not layouts:
         raise DeckgenError("not a valid presentation: its slide master has no layouts", path)
-    chosen = choose_layouts(path, layouts, overrides or {}, diagnostics or Diagnostics())
+    chosen = choose_layouts(path, layouts, overrides or {}, diagnostics)
     master_index = chosen["content"].master
-    if converted:
-        data = reader.as_presentation(presentation_part)
+    sample_slides = len(presentation.findall("p:sldIdLst/p:sldId", NS))
+    data = reader.carried(presentation_part, edited, diagnostics)
     return Template(path, data, slide_width, slide_height, tuple(layouts),
                     master_fonts[master_index][0], master_fonts[master_index][1],
-                    master_colours[master_index],
-                    len(presentation.findall("p:sldIdLst/p:sldId", NS)), chosen)
+                    master_colours[master_index], sample_slides, chosen)
+
+
+def _slide_size(presentation: etree._Element, path: Path,
+                diagnostics: Diagnostics) -> tuple[int, int]:
+    """The template's slide size (EMU); one that is not a number or outside the sizes a
+    theme allows (SLIDE_WIDTHS, SLIDE_HEIGHTS) becomes the default 16:9 size, in
+    `presentation` too, with a warning naming the template."""
+    size = presentation.find("p:sldSz", NS)
+    if size is None:
+        notes_size = presentation.find("p:notesSz", NS)
+        if notes_size is None:
+            raise DeckgenError("not a valid presentation: ppt/presentation.xml has no slide "
+                               "size", path)
+        size = etree.Element(f"{{{NS['p']}}}sldSz")
+        notes_size.addprevious(size)
+    width, height = _integer(size.get("cx")), _integer(size.get("cy"))
+    if width is not None and height is not None \
+            and SLIDE_WIDTHS[0] <= width <= SLIDE_WIDTHS[1] \
+            and SLIDE_HEIGHTS[0] <= height <= SLIDE_HEIGHTS[1]:
+        return width, height
+    shown = f"cx={size.get('cx')!r} cy={size.get('cy')!r}"
+    diagnostics.warn(f"template's slide size ({shown}) is not a size between "
+                     f"{SLIDE_WIDTHS[0] / EMU_PER_INCH:g} × {SLIDE_HEIGHTS[0] / EMU_PER_INCH:g} "
+                     f"and {SLIDE_WIDTHS[1] / EMU_PER_INCH:g} × "
+                     f"{SLIDE_HEIGHTS[1] / EMU_PER_INCH:g} in; the default 16:9 size "
+                     "(13.333 × 7.5 in) is used", path)
+    size.attrib.clear()
+    size.set("cx", str(DEFAULT_SLIDE_SIZE[0]))
+    size.set("cy", str(DEFAULT_SLIDE_SIZE[1]))
+    return DEFAULT_SLIDE_SIZE
+
+
+#: The values a placeholder's attributes may have (ST_PlaceholderType, ST_Direction,
+#: ST_PlaceholderSize); another is left out, which means the default.
+PLACEHOLDER_VALUES = {
+    "type": ("title", "body", "ctrTitle", "subTitle", "dt", "sldNum", "ftr", "hdr", "obj",
+             "chart", "tbl", "clipArt", "dgm", "media", "sldImg", "pic"),
+    "orient": ("horz", "vert"), "sz": ("full", "half", "quarter")}
+#: The largest coordinate DrawingML allows (ST_Coordinate), in EMU.
+MAX_COORDINATE = 27273042316900
+COORDINATES = {"off": ("x", "y"), "chOff": ("x", "y"), "ext": ("cx", "cy"),
+               "chExt": ("cx", "cy")}
+
+
+def _tidy(part: etree._Element, name: str, edited: dict[str, etree._Element], path: Path,
+          diagnostics: Diagnostics) -> None:
+    """Leave a master's or layout's placeholder attributes and shape positions that are not
+    valid to their defaults (an unknown placeholder type is a content placeholder, a shape
+    position that is not a number is inherited), so that the part still serves; with a
+    warning naming the template and part, and `edited[name]` the changed XML."""
+    changed = False
+    for ph in part.iter(f"{{{NS['p']}}}ph"):
+        for key, allowed in PLACEHOLDER_VALUES.items():
+            if ph.get(key) is not None and ph.get(key) not in allowed:
+                del ph.attrib[key]
+                changed = True
+        idx = ph.get("idx")
+        if idx is not None and not (idx.isdigit() and int(idx) < 2**32):
+            del ph.attrib["idx"]
+            changed = True
+    for xfrm in [*part.iter(f"{{{NS['a']}}}xfrm", f"{{{NS['p']}}}xfrm")]:
+        values = [_integer(child.get(key, "0")) for child in xfrm if isinstance(child.tag, str)
+                  for key in COORDINATES.get(etree.QName(child).localname, ())]
+        if all(value is not None and abs(value) <= MAX_COORDINATE for value in values):
+            continue
+        changed = True
+        if etree.QName(xfrm).namespace == NS["a"]:
+            _remove(xfrm)
+            continue
+        for child in xfrm:  # a frame's p:xfrm is required: it goes to the corner, empty
+            for key in COORDINATES.get(etree.QName(child).localname, ()):
+                child.set(key, "0")
+    if changed:
+        edited[name] = part
+        diagnostics.warn(f"template's {name} has placeholder types or shape positions that "
+                         "are not valid; they are left to their defaults", path)
+
+
+def _integer(value: str | None) -> int | None:
+    """An XML integer attribute's value, None when absent or not an integer."""
+    if value is None or not re.fullmatch(r"\s*[+-]?\d{1,18}\s*", value):
+        return None
+    return int(value)
 
 
 def choose_layouts(path: Path, layouts: list[TemplateLayout], overrides: dict[str, str],
@@ -265,9 +385,12 @@ def _placeholders(part: etree._Element, inherited: dict[str, Box]) -> list[Place
         idx = int(ph.get("idx", "0")) if ph.get("idx", "0").isdigit() else 0
         offset, extent = shape.find("p:spPr/a:xfrm/a:off", NS), shape.find(
             "p:spPr/a:xfrm/a:ext", NS)
-        if offset is not None and extent is not None:
-            box = Box(int(offset.get("x", "0")), int(offset.get("y", "0")),
-                       int(extent.get("cx", "0")), int(extent.get("cy", "0")))
+        numbers = ([_integer(offset.get(key, "0")) for key in ("x", "y")]
+                   + [_integer(extent.get(key, "0")) for key in ("cx", "cy")]
+                   if offset is not None and extent is not None else [])
+        if numbers and None not in numbers:  # a box that is not numbers is inherited
+            x, y, w, h = (number or 0 for number in numbers)
+            box = Box(x, y, w, h)
         elif _base_kind(kind) in inherited:
             box = inherited[_base_kind(kind)]
         else:
@@ -333,25 +456,66 @@ def _fonts(theme: etree._Element | None) -> tuple[SchemeFont, SchemeFont]:
         hangul = next((font.get("typeface", "") for font in element.iterfind("a:font", NS)
                        if font.get("script") == "Hang"), "")
         fonts.append(SchemeFont(
-            latin.get("typeface", "") if latin is not None else "",
-            (east_asian.get("typeface", "") if east_asian is not None else "") or hangul))
+            _face(latin.get("typeface", "") if latin is not None else ""),
+            _face(east_asian.get("typeface", "") if east_asian is not None else "")
+            or _face(hangul)))
     return fonts[0], fonts[1]
+
+
+def _face(name: str) -> str:
+    """A font name as the scheme gives it; one with control characters (a tab, a line
+    break) or longer than a font name can be is left to the theme ("")."""
+    return "" if re.search("[\x00-\x1f\x7f]", name) or len(name) > 200 else name
 
 
 def _read_bytes(path: Path) -> bytes:
     if not path.is_file():
         raise DeckgenError("template not found (give a .pptx or .potx file)", path)
     try:
+        if path.stat().st_size > MAX_TEMPLATE_BYTES:
+            raise DeckgenError(f"template is larger than {_megabytes(MAX_TEMPLATE_BYTES)}; "
+                               "refused", path)
         return path.read_bytes()
     except OSError as exc:
         raise DeckgenError(f"template cannot be read: {exc.strerror}", path) from exc
 
 
+def _megabytes(size: int) -> str:
+    return f"{size // 2**20} MB"
+
+
+def _is_xml(name: str) -> bool:
+    """Whether a part is read as XML (its name ends in .xml or .rels)."""
+    return name.lower().endswith((".xml", ".rels"))
+
+
+def _directory_size(data: bytes) -> int:
+    """The size a zip's end record gives its central directory (which zipfile reads
+    whole, at some ten times its size in memory); 0 when there is no end record (zipfile
+    then says what is wrong), the largest size for a ZIP64 one."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65557))
+    if end < 0 or len(data) < end + 22:
+        return 0
+    size = int.from_bytes(data[end + 12:end + 16], "little")
+    return MAX_TEMPLATE_BYTES if size == 0xFFFFFFFF else size
+
+
+class _Damaged(DeckgenError):
+    """A part that cannot be unpacked (a broken zip entry or compressed stream)."""
+
+
 class _Package:
-    """The parts of an OPC zip package, read with the errors naming the template."""
+    """The parts of an OPC zip package, read with the errors naming the template and within
+    the caps on what it unpacks to (MAX_PART_BYTES, MAX_TOTAL_BYTES, MAX_RATIO)."""
 
     def __init__(self, path: Path, data: bytes) -> None:
         self.path = path
+        self.parts: dict[str, bytes] = {}
+        self.unpacked = self.unpacked_xml = 0
+        self.types: etree._Element | None = None
+        if _directory_size(data) > MAX_DIRECTORY_BYTES:
+            raise DeckgenError(f"template refused: its zip directory is larger than "
+                               f"{_megabytes(MAX_DIRECTORY_BYTES)} (too many parts)", path)
         try:
             self.zip = zipfile.ZipFile(io.BytesIO(data))
             self.names = set(self.zip.namelist())
@@ -360,13 +524,50 @@ class _Package:
                                f"({exc})", path) from exc
 
     def read(self, name: str) -> bytes:
+        """A part's bytes, unpacked once; a part that would unpack beyond the caps is an
+        error, whatever size the zip declares."""
+        known = self.parts.get(name)
+        if known is not None:
+            return known
         if name not in self.names:
             raise DeckgenError(f"not a valid presentation: part {name} is missing", self.path)
+        info = self.zip.getinfo(name)
+        self._check(name, info.file_size, info.compress_size)
+        chunks, size = [], 0
         try:
-            return self.zip.read(name)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-            raise DeckgenError(f"not a valid presentation: part {name} is damaged ({exc})",
-                               self.path) from exc
+            with self.zip.open(info) as stream:
+                while chunk := stream.read(2**16):
+                    size += len(chunk)
+                    self._check(name, size, info.compress_size)
+                    chunks.append(chunk)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError,
+                NotImplementedError, zlib.error) as exc:
+            raise _Damaged(f"not a valid presentation: part {name} is damaged ({exc})",
+                           self.path) from exc
+        self.unpacked += size
+        if _is_xml(name):
+            self.unpacked_xml += size
+        data = self.parts[name] = b"".join(chunks)
+        return data
+
+    def _check(self, name: str, size: int, compressed: int) -> None:
+        """Stop at a part that unpacks to more than the caps allow."""
+        problem = ""
+        xml = _is_xml(name)
+        if size > MAX_PART_BYTES or (xml and size > MAX_XML_PART_BYTES):
+            cap = MAX_XML_PART_BYTES if xml else MAX_PART_BYTES
+            problem = f"unpacks to more than {_megabytes(cap)}"
+        elif xml and self.unpacked_xml + size > MAX_XML_BYTES:
+            problem = (f"brings the template's XML parts to more than "
+                       f"{_megabytes(MAX_XML_BYTES)}")
+        elif self.unpacked + size > MAX_TOTAL_BYTES:
+            problem = (f"brings the template's parts to more than "
+                       f"{_megabytes(MAX_TOTAL_BYTES)}")
+        elif size > RATIO_FLOOR and size > MAX_RATIO * max(compressed, 1):
+            problem = f"expands more than {MAX_RATIO} times"
+        if problem:
+            raise DeckgenError(f"template refused: part {name} {problem} (a zip bomb?)",
+                               self.path)
 
     def xml(self, name: str) -> etree._Element:
         try:
@@ -378,64 +579,219 @@ class _Package:
 
     def rels(self, part: str) -> dict[str, str]:
         """The part's internal relationships: id -> target part name."""
-        folder, name = posixpath.split(part)
-        rels_name = posixpath.join(folder, "_rels", f"{name}.rels")
-        if rels_name not in self.names:
-            return {}
+        folder = posixpath.dirname(part)
         out = {}
-        for rel in self.xml(rels_name).iterfind("rel:Relationship", NS):
+        for rel in self._relationships(part):
             if rel.get("TargetMode") == "External":
                 continue
             out[rel.get("Id", "")] = _resolve(folder, rel.get("Target", ""))
         return out
 
-    def related(self, part: str, relationship: str) -> str | None:
-        folder, name = posixpath.split(part)
-        rels_name = posixpath.join(folder, "_rels", f"{name}.rels")
+    def _relationships(self, part: str) -> list[etree._Element]:
+        rels_name = _rels_name(part)
         if rels_name not in self.names:
-            return None
-        for rel in self.xml(rels_name).iterfind("rel:Relationship", NS):
+            return []
+        return list(self.xml(rels_name).iterfind("rel:Relationship", NS))
+
+    def related(self, part: str, relationship: str) -> str | None:
+        for rel in self._relationships(part):
             if rel.get("Type") == relationship and rel.get("TargetMode") != "External":
-                return _resolve(folder, rel.get("Target", ""))
+                return _resolve(posixpath.dirname(part), rel.get("Target", ""))
         return None
 
-    def main_part(self) -> tuple[str, bool]:
-        """The presentation part's name, and whether its content type must be converted
-        for python-pptx to open it (a .potx)."""
+    def main_part(self) -> str:
+        """The presentation part's name (its content type may be a template's, a slide
+        show's or a macro-enabled one: the carried package declares it a presentation)."""
         main = self.related("", OFFICE_DOCUMENT)
         if main is None:
             raise DeckgenError("not a valid .pptx or .potx: the package names no main "
                                "document", self.path)
         content_type = self._content_type(main)
-        if content_type == PRESENTATION_MAIN:
-            return main, False
-        if content_type in CONVERTIBLE_MAIN:
-            return main, True
+        if content_type == PRESENTATION_MAIN or content_type in CONVERTIBLE_MAIN:
+            return main
         raise DeckgenError(f"not a PowerPoint presentation or template: its main part is "
                            f"'{content_type or 'of no known type'}' (save it as .pptx or "
                            ".potx)", self.path)
 
+    def _content_types(self) -> etree._Element:
+        if self.types is None:
+            self.types = self.xml("[Content_Types].xml")
+        return self.types
+
     def _content_type(self, part: str) -> str:
-        types = self.xml("[Content_Types].xml")
+        """A part's content type: its override, else the default for its extension."""
+        types = self._content_types()
         for override in types.iterfind("ct:Override", NS):
             if override.get("PartName", "").lstrip("/") == part:
                 return override.get("ContentType", "")
+        extension = posixpath.splitext(part)[1].lstrip(".").lower()
+        for default in types.iterfind("ct:Default", NS):
+            if default.get("Extension", "").lower() == extension:
+                return default.get("ContentType", "")
         return ""
 
-    def as_presentation(self, main: str) -> bytes:
-        """The package with the main part declared as a presentation (not a template)."""
-        types = self.xml("[Content_Types].xml")
-        for override in types.iterfind("ct:Override", NS):
-            if override.get("PartName", "").lstrip("/") == main:
-                override.set("ContentType", PRESENTATION_MAIN)
+    def carried(self, main: str, edited: dict[str, etree._Element],
+                diagnostics: Diagnostics) -> bytes:
+        """The package a deck is built on: the parts CARRIED_RELATIONSHIPS reach from the
+        package's own relationships, with the main part declared a presentation (and the
+        parts in `edited` as edited). External relationships and all other parts are left
+        out, and what referred to them is removed or unlinked; one warning names the
+        external links left out, another the parts (save the quiet ones, QUIETLY_LEFT)."""
+        kept: dict[str, list[etree._Element]] = {}
+        left_ids: dict[str, set[str]] = {}
+        external: list[str] = []
+        left: list[str] = []
+        todo = [""]
+        while todo:
+            part = todo.pop(0)
+            kept[part] = []
+            for rel in self._relationships(part):
+                kind, target = rel.get("Type", ""), rel.get("Target", "")
+                if rel.get("TargetMode") == "External":
+                    external.append(target)
+                    left_ids.setdefault(part, set()).add(rel.get("Id", ""))
+                    continue
+                name = _resolve(posixpath.dirname(part), target)
+                if self._carries(part, kind, name, diagnostics):
+                    kept[part].append(rel)
+                    if name not in kept and name not in todo:
+                        todo.append(name)
+                    continue
+                left_ids.setdefault(part, set()).add(rel.get("Id", ""))
+                if kind not in QUIETLY_LEFT and name not in left:
+                    left.append(name)
+        if external:
+            shown = ", ".join(sorted({_shortened(target) for target in external})[:3])
+            diagnostics.warn(f"template's external links are not carried into the deck "
+                             f"({len(external)} left out: {shown})", self.path)
+        if left:
+            more = f" and {len(left) - 5} more" if len(left) > 5 else ""
+            diagnostics.warn("template parts a deck does not need are not carried into it "
+                             f"(macros, embedded objects, controls and other data): "
+                             f"{', '.join(left[:5])}{more}", self.path)
+        return self._written(main, edited, kept, left_ids)
+
+    def _carries(self, part: str, kind: str, name: str, diagnostics: Diagnostics) -> bool:
+        """Whether a relationship of `part` to the part `name` is carried: one of the
+        CARRIED_RELATIONSHIPS (from the package only to its main part) to a part that is
+        there; a picture only when it is one and can be unpacked (else a warning)."""
+        if kind not in CARRIED_RELATIONSHIPS or name not in self.names \
+                or (part == "") != (kind == OFFICE_DOCUMENT):
+            return False
+        if kind != IMAGE_RELATIONSHIP:
+            return True
+        kind_of_picture = self._content_type(name)
+        if not kind_of_picture.startswith("image/") or "svg" in kind_of_picture:
+            return False  # an SVG may fetch what it draws: its PNG fallback is kept
+        try:
+            self.read(name)
+        except _Damaged as problem:
+            diagnostics.warn(f"{problem.message}; the template's design is built without "
+                             "that picture", self.path)
+            return False
+        return True
+
+    def _written(self, main: str, edited: dict[str, etree._Element],
+                 kept: dict[str, list[etree._Element]], left_ids: dict[str, set[str]]
+                 ) -> bytes:
+        """The zip of the carried parts, their relationships and content types."""
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-            for info in self.zip.infolist():
-                data = (etree.tostring(types, xml_declaration=True, encoding="UTF-8",
-                                       standalone=True)
-                        if info.filename == "[Content_Types].xml" else self.zip.read(info))
-                target.writestr(info, data)
+            target.writestr("[Content_Types].xml", self._carried_types(main, kept))
+            for part, relationships in kept.items():
+                if part:
+                    target.writestr(part, self._carried_part(part, edited,
+                                                             left_ids.get(part, set())))
+                if relationships or part == "":
+                    root = etree.fromstring(f'<Relationships xmlns="{NS["rel"]}"/>')
+                    root.extend(relationships)
+                    target.writestr(_rels_name(part), _xml(root))
         return out.getvalue()
+
+    def _carried_part(self, part: str, edited: dict[str, etree._Element],
+                      left: set[str]) -> bytes:
+        if part not in edited and not left:
+            return self.read(part)
+        root = edited[part] if part in edited else self.xml(part)
+        _unlink(root, left)
+        return _xml(root)
+
+    def _carried_types(self, main: str, kept: dict[str, list[etree._Element]]) -> bytes:
+        types = self._content_types()
+        extensions = {"rels", "xml"} | {posixpath.splitext(part)[1].lstrip(".").lower()
+                                        for part in kept if part}
+        root = etree.fromstring(f'<Types xmlns="{NS["ct"]}"/>')
+        for default in types.iterfind("ct:Default", NS):
+            if default.get("Extension", "").lower() in extensions:
+                root.append(copy.deepcopy(default))
+        for override in types.iterfind("ct:Override", NS):
+            name = override.get("PartName", "").lstrip("/")
+            if name in kept:
+                root.append(copy.deepcopy(override))
+                if name == main:
+                    root[-1].set("ContentType", PRESENTATION_MAIN)
+        return _xml(root)
+
+
+def _xml(root: etree._Element) -> bytes:
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
+def _shortened(target: str) -> str:
+    return target if len(target) <= 60 else target[:57] + "..."
+
+
+def _rels_name(part: str) -> str:
+    folder, name = posixpath.split(part)
+    return posixpath.join(folder, "_rels", f"{name}.rels")
+
+
+#: Where a shape sits: a shape whose reference is left out goes as a whole.
+SHAPE_PARENTS = ("spTree", "grpSp")
+
+
+def _unlink(root: etree._Element, rel_ids: set[str]) -> None:
+    """Remove what refers to relationships that are left out: a hyperlink (the shape or
+    text stays, without the link), a picture's `r:link` (a linked, not embedded, picture)
+    and its SVG version (the PNG one stays) go, a shape that needs the part (an embedded
+    object, a control) goes whole, and any other referring element (a slide id, an
+    embedded font) goes."""
+    if not rel_ids:
+        return
+    prefix = f"{{{NS['r']}}}"
+    found = [(element, str(key)) for element in root.iter() if isinstance(element.tag, str)
+             for key, value in element.attrib.items()
+             if str(key).startswith(prefix) and str(value) in rel_ids]
+    for element, key in found:
+        local = etree.QName(element).localname
+        shape, parent = _shape_of(element), element.getparent()
+        if local == "blip":
+            del element.attrib[key]
+        elif local == "svgBlip" and parent is not None:
+            _remove(parent)  # the a:ext; the picture keeps its fallback
+        elif local.startswith("hlink") or shape is None:
+            _remove(element)
+        else:
+            _remove(shape)
+
+
+def _shape_of(element: etree._Element) -> etree._Element | None:
+    """The shape (or its markup-compatibility wrapper) an element belongs to."""
+    node: etree._Element | None = element
+    while node is not None:
+        parent = node.getparent()
+        if parent is not None and etree.QName(parent).localname in SHAPE_PARENTS:
+            return node
+        if parent is not None and etree.QName(parent).localname in ("Choice", "Fallback"):
+            return parent.getparent()
+        node = parent
+    return None
+
+
+def _remove(element: etree._Element) -> None:
+    parent = element.getparent()
+    if parent is not None:
+        parent.remove(element)
 
 
 def _resolve(folder: str, target: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -52,8 +52,14 @@ FONT_KEYS = ("latin", "east_asian")
 REQUIRED_COLOURS = ("background", "text", "muted", "accent", "accent_dark", "rule", "link",
                     "callout_fill", "callout_bar", "code_fill", "code_text", "title_fill",
                     "title_text", "surface", "secondary")
-#: Keys naming files, resolved against the folder of the theme file that sets them.
+#: Keys naming files, resolved against the folder of the theme file that sets them. Like a
+#: note's pictures, the files must be inside that folder, the note's or a resource path.
 PATH_KEYS = (("", "template"), ("logo", "image"), ("background", "image"))
+#: What a theme file may be: its size, and how deeply its tables and arrays may nest.
+MAX_THEME_BYTES = 256 * 1024
+MAX_THEME_DEPTH = 16
+#: Characters a font name cannot hold (control characters).
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f]")
 #: Debian packages of the open fonts deckgen measures with (see measure.METRIC_EQUIVALENTS).
 FONT_PACKAGES = {
     "liberation sans": "fonts-liberation2", "liberation serif": "fonts-liberation2",
@@ -157,7 +163,13 @@ def themes_directory() -> Path:
     source_tree = Path(__file__).resolve().parent.parent / "themes"
     if source_tree.is_dir():
         return source_tree
-    return Path(str(resources.files("deckgen.themes")))
+    packaged = resources.files("deckgen.themes")
+    if isinstance(packaged, Path):
+        return packaged
+    for child in packaged.iterdir():  # a namespace package's files are listed, not a path
+        if isinstance(child, Path) and child.suffix == ".toml":
+            return child.parent
+    return Path(str(packaged))
 
 
 def builtin_themes() -> dict[str, Path]:
@@ -183,13 +195,15 @@ def resolve_theme_path(name_or_path: str) -> Path:
 
 
 def load_theme(name_or_path: str, diagnostics: Diagnostics,
-               template: Path | None = None) -> Theme:
+               template: Path | None = None, roots: Sequence[Path] = ()) -> Theme:
     """Load, merge (`extends`) and validate a theme; unknown keys, missing fonts and low
     contrast are warnings. With a company template (`template`, else the theme's own
     `template` key) the slide size, grid, fonts and colours come from the template, except
-    the fonts and colours the theme itself (not the built-in default) sets."""
+    the fonts and colours the theme itself (not the built-in default) sets. The files a
+    theme names must be inside its own folder or `roots` (the note's folder and the
+    resource paths); another is "not found", as a note's picture outside them."""
     path = resolve_theme_path(name_or_path)
-    layers = _layers(path, seen=())
+    layers = _layers(path, seen=(), roots=tuple(roots))
     data: dict[str, Any] = {}
     for _, layer in layers:
         data = _deep_merge(data, layer)
@@ -204,7 +218,18 @@ def load_theme(name_or_path: str, diagnostics: Diagnostics,
         if default is None or layer_path.resolve() != default.resolve():
             explicit = _deep_merge(explicit, layer)
     read = read_template(template_path, _layout_overrides(data), diagnostics)
-    theme = _validated(_with_template(data, explicit, read, theme), path, Diagnostics(), read)
+    merged = _with_template(data, explicit, read, theme)
+    try:
+        theme = _validated(merged, path, Diagnostics(), read)
+    except DeckgenError as error:  # the template's size and placeholders did not fit
+        merged["grid"] = data.get("grid", {})
+        try:
+            theme = _validated(merged, path, Diagnostics(), read)
+        except DeckgenError:
+            raise DeckgenError(f"the template's slide size and placeholders give a theme "
+                               f"it cannot use: {error.message}", read.path) from error
+        diagnostics.warn(f"the template's placeholders give a grid the deck cannot use "
+                         f"({error.message}); the theme's margins are used", read.path)
     explicit_colours = set(explicit.get("colors", {}))
 
     def origin(key: str) -> Path:
@@ -222,23 +247,85 @@ def _report(theme: Theme, diagnostics: Diagnostics, origin: Callable[[str], Path
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    """A theme file's TOML; a file too large, not in UTF-8, not TOML or nested too deeply is
+    an error naming it (and the line, where there is one)."""
     try:
         with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise DeckgenError(f"theme is not valid TOML: {exc}", path) from exc
+            raw = handle.read(MAX_THEME_BYTES + 1)
     except OSError as exc:
         raise DeckgenError(f"theme cannot be read: {exc.strerror}", path) from exc
+    if len(raw) > MAX_THEME_BYTES:
+        raise DeckgenError(f"theme is larger than {MAX_THEME_BYTES // 1024} KB; refused", path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DeckgenError(f"theme is not UTF-8 text (byte 0x{raw[exc.start]:02X}); save it "
+                           "as UTF-8", path, raw.count(b"\n", 0, exc.start) + 1) from exc
+    for number, line in enumerate(text.splitlines(), start=1):
+        key = line if line.lstrip().startswith("[") else line.partition("=")[0]
+        if key.count(".") > MAX_THEME_DEPTH:  # tomllib takes quadratic time on such keys
+            raise DeckgenError(f"theme nests tables or arrays more than {MAX_THEME_DEPTH} "
+                               "deep", path, number)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DeckgenError(f"theme is not valid TOML: {exc}", path) from exc
+    except RecursionError as exc:
+        raise DeckgenError(f"theme nests tables or arrays more than {MAX_THEME_DEPTH} deep",
+                           path) from exc
+    if _depth(data) > MAX_THEME_DEPTH:
+        raise DeckgenError(f"theme nests tables or arrays more than {MAX_THEME_DEPTH} deep",
+                           path)
+    return data
 
 
-def _layers(path: Path, seen: tuple[Path, ...]) -> list[tuple[Path, dict[str, Any]]]:
+def _depth(value: object) -> int:
+    """How deeply tables and arrays nest in a TOML value (counted without recursion)."""
+    deepest = 0
+    todo: list[tuple[object, int]] = [(value, 0)]
+    while todo:
+        item, depth = todo.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_THEME_DEPTH:
+            break
+        if isinstance(item, dict):
+            todo.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            todo.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+def within(path: Path, roots: Sequence[Path]) -> bool:
+    """Whether a file (existing or not, its links followed) is inside one of the folders."""
+    try:
+        resolved = path.resolve()
+        return any(resolved.is_relative_to(root.resolve()) for root in roots)
+    except (OSError, ValueError, RuntimeError):  # too long, a NUL, a symlink loop
+        return False
+
+
+def not_found_picture(key: str, value: str, path: Path) -> DeckgenError:
+    """The error for a theme's picture that is missing or outside the allowed folders (the
+    same for both: it does not tell whether the file exists)."""
+    return DeckgenError(f"key '{key}' is '{value}', which is not found; allowed: a picture "
+                        "file (PNG, JPEG or GIF), relative to the theme file", path)
+
+
+def _layers(path: Path, seen: tuple[Path, ...],
+            roots: tuple[Path, ...] = ()) -> list[tuple[Path, dict[str, Any]]]:
     """The theme files from the root of the `extends` chain to `path`, each with its file
-    names resolved against its own folder."""
+    names resolved against its own folder, and inside it or `roots`."""
     data = _read_toml(path)
     for section, key in PATH_KEYS:
         table = data.get(section, {}) if section else data
         if isinstance(table, dict) and isinstance(table.get(key), str) and table[key]:
             table[key] = str(path.parent / Path(table[key]).expanduser())
+            if within(Path(table[key]), (path.parent, *roots)):
+                continue
+            if not section:
+                raise DeckgenError("template not found (give a .pptx or .potx file)",
+                                   Path(table[key]))
+            raise not_found_picture(f"{section}.{key}", table[key], path)
     parent_name = data.pop("extends", None)
     if parent_name is None:
         return [(path, data)]
@@ -250,7 +337,7 @@ def _layers(path: Path, seen: tuple[Path, ...]) -> list[tuple[Path, dict[str, An
         raise DeckgenError(f"key 'extends' names {parent_name}, which is not found", path)
     if parent_path.resolve() in seen or parent_path.resolve() == path.resolve():
         raise DeckgenError(f"theme extends itself through '{parent_name}'", path)
-    return [*_layers(parent_path, (*seen, path.resolve())), (path, data)]
+    return [*_layers(parent_path, (*seen, path.resolve()), roots), (path, data)]
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -429,8 +516,7 @@ class _Checker:
             return None
         path = Path(str(value))
         if not path.is_file():
-            raise self.error(key, f"'{value}', which is not found", "a picture file (PNG, "
-                             "JPEG or GIF), relative to the theme file")
+            raise not_found_picture(key, str(value), self.path)
         return path
 
     def fonts(self, value: object) -> dict[str, FontFace]:
@@ -450,6 +536,10 @@ class _Checker:
             if not all(isinstance(name, str) and name.strip() for name in names):
                 raise self.error(f"fonts.{role}", repr(entry),
                                  "latin = \"Face\" and east_asian = \"Face\"")
+            for key, name in zip(FONT_KEYS, names, strict=True):
+                if CONTROL_CHARACTERS.search(str(name)):
+                    raise self.error(f"fonts.{role}.{key}", repr(name),
+                                     "a font name without control characters")
             faces[role] = FontFace(str(names[0]), str(names[1]))
         for role in value:
             if role not in FONT_ROLES:

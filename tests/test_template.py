@@ -298,7 +298,7 @@ def test_theme_keys_override_the_template(tmp_path: Path, korean_template: Path)
         f'extends = "default"\ntemplate = "{korean_template}"\n'
         '[colors]\naccent = "#005A9C"\n[fonts.heading]\nlatin = "Arial"\n'
         'east_asian = "Malgun Gothic"\n', encoding="utf-8")
-    theme = load_theme(str(theme_file), Diagnostics())
+    theme = load_theme(str(theme_file), Diagnostics(), roots=(korean_template.parent,))
     assert theme.template is not None
     assert theme.colors["accent"] == "#005A9C"
     assert theme.fonts["heading"].latin == "Arial"
