@@ -466,7 +466,8 @@ def run_preview(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not target.is_file():
         raise DeckgenError("not found", target)
     folder = args.output or target.with_suffix(".preview")
-    check_own_folder(folder, "the preview")  # before building: nothing is written if not
+    # Before building: nothing is written if the folder is not deckgen's to write into.
+    check_own_folder(folder, "the preview", pdf=f"{target.stem}.pdf")
     if target.suffix.lower() == ".pptx":
         refuse_overwriting(((target, "the deck"),), folders=(folder,),
                            advice="choose another -o folder")

@@ -59,6 +59,9 @@ SYSTEM_FONTCONFIG = "/etc/fonts/fonts.conf"
 #: The file that marks a folder of pictures as deckgen's (a preview's, a handout's): only
 #: such a folder, a new one or an empty one is written into, and its old pictures replaced.
 FOLDER_MARK = ".deckgen-output"
+#: Files the system leaves in any folder it shows (macOS Finder, Windows Explorer): they
+#: do not make a folder someone else's.
+SYSTEM_FILES = (".DS_Store", "Thumbs.db")
 FOLDER_MARK_TEXT = ("deckgen made this folder; it replaces the slide pictures, the PDF and "
                     "the contact sheet in it on every run.\n")
 
@@ -229,40 +232,58 @@ def preview_deck(deck: Path, out_dir: Path, width: int = DEFAULT_WIDTH,
     """The deck as a PDF, one PNG per slide and a contact sheet, all in `out_dir`, which
     must be deckgen's own (claim_folder)."""
     require_tools()
-    claim_folder(out_dir, "the preview")
+    claim_folder(out_dir, "the preview", pdf=f"{deck.stem}.pdf")
     pdf = convert_to_pdf(deck, out_dir / f"{deck.stem}.pdf", timeout, faces)
     slides = pdf_to_pictures(pdf, out_dir, width, picture_height(deck, width), timeout)
     return Preview(pdf, slides, contact_sheet(slides, out_dir / CONTACT_SHEET))
 
 
-def check_own_folder(folder: Path, what: str, advice: str = "choose another -o folder"
-                     ) -> None:
-    """Refuse, writing nothing, a folder deckgen may not write `what` into: a file, or a
-    folder that holds files and that deckgen did not make (it has no FOLDER_MARK). A new
-    folder, an empty one and one deckgen made are fine."""
+def check_own_folder(folder: Path, what: str, advice: str = "choose another -o folder",
+                     pdf: str | None = None) -> None:
+    """Refuse, writing nothing, a folder deckgen may not write `what` into: a file, a
+    symbolic link (its pictures would go wherever it points), or a folder that holds files
+    deckgen did not write. A new folder, an empty one, one deckgen marked (FOLDER_MARK) and
+    one holding only what deckgen writes there (own_output: an older deckgen made it) are
+    fine; the caller refuses one that holds an input of the build (build.refuse_overwriting).
+    `pdf` is the name of the PDF written into the folder, if any."""
     try:
+        if folder.is_symlink():
+            raise DeckgenError(f"is a symbolic link (to {os.readlink(folder)}), so {what} "
+                               f"would be written there instead; remove the link or {advice}",
+                               folder)
         if not folder.exists():
-            if folder.is_symlink():
-                raise DeckgenError(f"is a broken link, not a folder, so {what} cannot go in "
-                                   f"it; {advice}", folder)
             return
         if not folder.is_dir():
             raise DeckgenError(f"is a file, not a folder, so {what} cannot go in it; {advice}",
                                folder)
-        if (folder / FOLDER_MARK).is_file() or not any(folder.iterdir()):
+        if (folder / FOLDER_MARK).is_file():
             return
+        foreign = sorted(entry.name for entry in folder.iterdir()
+                         if not own_output(entry, pdf))
     except OSError as exc:
         raise DeckgenError(f"cannot use this folder for {what} ({exc.strerror or exc}); "
                            f"{advice}", folder) from exc
-    raise DeckgenError(f"holds files and deckgen did not make it, so {what} could replace "
-                       f"them; empty it or {advice}, a new or empty one (deckgen marks the "
-                       "folders it makes and writes into them again)", folder)
+    if foreign:
+        raise DeckgenError(f"holds files deckgen did not write (e.g. {foreign[0]}); empty it "
+                           f"or {advice}", folder)
 
 
-def claim_folder(folder: Path, what: str, advice: str = "choose another -o folder") -> None:
+def own_output(entry: Path, pdf: str | None = None) -> bool:
+    """Whether a folder's entry is one deckgen writes there (a slide picture, the contact
+    sheet, the deck's PDF: a plain file, not a link) or a file the system leaves in any
+    folder (.DS_Store, Thumbs.db)."""
+    if entry.name in SYSTEM_FILES:
+        return True
+    if not (SLIDE_PICTURE.match(entry.name) or entry.name in (CONTACT_SHEET, pdf)):
+        return False
+    return entry.is_file() and not entry.is_symlink()
+
+
+def claim_folder(folder: Path, what: str, advice: str = "choose another -o folder",
+                 pdf: str | None = None) -> None:
     """Make `folder` deckgen's own, creating it and marking it (FOLDER_MARK), once
     check_own_folder allows it."""
-    check_own_folder(folder, what, advice)
+    check_own_folder(folder, what, advice, pdf)
     mark = folder / FOLDER_MARK
     try:
         folder.mkdir(parents=True, exist_ok=True)

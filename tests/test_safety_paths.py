@@ -122,10 +122,11 @@ def test_the_deck_cannot_overwrite_its_template(cli: Cli, talk: Path) -> None:
 def test_a_handout_folder_deckgen_did_not_make_is_refused(cli: Cli, talk: Path) -> None:
     folder = talk.parent / "talk.handout"
     folder.mkdir()
-    (folder / "slide-01.png").write_bytes(b"the user's own picture")
+    (folder / "slide-01.png").write_bytes(b"a picture deckgen may have drawn")
+    (folder / "holiday.png").write_bytes(b"the user's own picture")
     before = snapshot(talk.parent)
     result = cli("build", talk, "--handout")
-    refused(result, folder, "deckgen did not make it", "choose another -o path")
+    refused(result, folder, "deckgen did not write (e.g. holiday.png)", "choose another -o path")
     assert snapshot(talk.parent) == before
 
 
@@ -140,7 +141,7 @@ def test_preview_into_the_notes_folder_is_refused(cli: Cli, talk: Path,
     (folder / "p.pdf").write_bytes(b"%PDF the user's own")
     before = snapshot(folder)
     result = cli("preview", talk, "-o", folder)
-    refused(result, folder, "deckgen did not make it", "choose another -o folder")
+    refused(result, folder, "deckgen did not write (e.g. img)", "choose another -o folder")
     assert snapshot(folder) == before
 
 
@@ -320,3 +321,95 @@ def test_a_handout_deckgen_wrote_is_recognised(tmp_path: Path) -> None:
     assert is_handout(markdown, folder)
     markdown.write_text("# Notes\n\n![x](other.handout/slide-01.png)\n", encoding="utf-8")
     assert not is_handout(markdown, folder)
+
+
+# --- output folders: links, and folders an older deckgen made ---------------------------------
+
+
+@pytest.fixture
+def drawn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """preview claims its folder as it does before drawing, then draws nothing."""
+    from deckgen import preview
+
+    def draw(deck: Path, out_dir: Path, *args: object, **kwargs: object) -> preview.Preview:
+        preview.claim_folder(out_dir, "the preview", pdf=f"{deck.stem}.pdf")
+        return preview.Preview(out_dir / f"{deck.stem}.pdf", (out_dir / "slide-01.png",),
+                               out_dir / preview.CONTACT_SHEET)
+
+    monkeypatch.setattr(preview, "require_tools", lambda: (Path("soffice"), Path("pdftoppm")))
+    monkeypatch.setattr(preview, "preview_deck", draw)
+
+
+@pytest.fixture
+def shared(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--pdf and --handout are checked before the deck is written, then share nothing."""
+    monkeypatch.setattr("deckgen.share.share_deck", lambda *args, **kwargs: [])
+
+
+@pytest.mark.parametrize("given", [False, True])
+def test_a_preview_folder_that_is_a_link_is_refused(cli: Cli, talk: Path, tmp_path: Path,
+                                                    drawn: None, given: bool) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = talk.with_suffix(".preview")
+    link.symlink_to(elsewhere, target_is_directory=True)
+    before = snapshot(tmp_path)
+    result = cli("preview", talk, *(["-o", link] if given else []))
+    refused(result, link, "is a symbolic link", "remove the link")
+    assert snapshot(tmp_path) == before  # nothing written, in the link's target either
+
+
+def test_a_handout_folder_that_is_a_link_is_refused(cli: Cli, talk: Path, tmp_path: Path,
+                                                    shared: None) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = talk.with_suffix(".handout")
+    link.symlink_to(elsewhere, target_is_directory=True)
+    before = snapshot(tmp_path)
+    refused(cli("build", talk, "--handout"), link, "is a symbolic link", "remove the link")
+    assert snapshot(tmp_path) == before  # not even the deck
+
+
+def older_output(folder: Path, *names: str) -> None:
+    """A folder as the previous release left it: deckgen's pictures, no mark."""
+    folder.mkdir(parents=True)
+    for name in names:
+        (folder / name).write_bytes(b"an older picture")
+
+
+def test_a_preview_folder_an_older_deckgen_made_is_taken(cli: Cli, talk: Path, tmp_path: Path,
+                                                         drawn: None) -> None:
+    folder = tmp_path / "build" / "preview"
+    older_output(folder, "slide-01.png", "slide-12.png", "contact-sheet.png", "talk.pdf",
+                 ".DS_Store")
+    result = cli("preview", talk, "-o", folder)
+    assert result.code == 0, result.stderr
+    assert (folder / FOLDER_MARK).is_file()
+    (folder / FOLDER_MARK).unlink()
+    (folder / "other.pdf").write_bytes(b"the user's own")  # not the deck's PDF
+    before = snapshot(tmp_path)
+    line = refused(cli("preview", talk, "-o", folder), folder, "choose another -o folder")
+    assert line == (f"deckgen: error: {folder}: holds files deckgen did not write "
+                    "(e.g. other.pdf); empty it or choose another -o folder")
+    assert snapshot(tmp_path) == before
+
+
+def test_a_handout_folder_an_older_deckgen_made_is_taken(cli: Cli, talk: Path,
+                                                         shared: None) -> None:
+    folder = talk.with_suffix(".handout")
+    older_output(folder, "slide-01.png", "Thumbs.db")
+    result = cli("build", talk, "--handout", "-q")
+    assert result.code == 0, result.stderr
+    (folder / "slide-01.png").unlink()
+    (folder / "slide-01.png").symlink_to(talk)  # a link is not a picture deckgen wrote
+    refused(cli("build", talk, "--handout"), folder, "(e.g. slide-01.png)")
+
+
+def test_an_older_folder_holding_a_picture_of_the_notes_is_refused(cli: Cli, talk: Path,
+                                                                   drawn: None) -> None:
+    folder = talk.parent / "shots"
+    older_output(folder, "slide-01.png")
+    talk.write_text(NOTE + "\n![first](shots/slide-01.png)\n", encoding="utf-8")
+    before = snapshot(talk.parent)
+    refused(cli("preview", talk, "-o", folder), folder, "holds a picture the source uses")
+    assert snapshot(talk.parent) == before
