@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from dataclasses import dataclass
@@ -120,19 +121,40 @@ def create_skeleton(directory: Path, today: date | None = None) -> list[Path]:
                            + ", ".join(str(path) for path in existing)
                            + "; choose another folder or move them away")
     written: list[Path] = []
+    made: list[Path] = []
     try:
         for item, target in zip(files, targets, strict=True):
-            target.parent.mkdir(parents=True, exist_ok=True)
+            make_folders(target.parent, made)
             with target.open("xb") as stream:
                 written.append(target)
                 stream.write(item.data)
     except OSError as exc:
         for path in written:
             path.unlink(missing_ok=True)
+        for folder in reversed(made):  # the deepest first; each is empty again
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise DeckgenError(f"cannot create the talk's files ({exc.strerror or exc}); "
                            "choose another folder",
                            Path(exc.filename) if exc.filename else directory) from exc
     return written
+
+
+def make_folders(folder: Path, made: list[Path]) -> None:
+    """Create `folder` and its missing parents, adding each one created to `made` as soon
+    as it is, the outermost first (so that a failed `init` can take them away again, also
+    when a deeper one cannot be made). A folder made meanwhile by someone else is not
+    added."""
+    missing: list[Path] = []
+    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        made.append(path)
 
 
 def overview_picture() -> bytes:

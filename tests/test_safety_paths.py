@@ -216,6 +216,17 @@ def test_init_with_a_name_too_long_says_so(cli: Cli, tmp_path: Path,
     assert not any(tmp_path.iterdir())
 
 
+def test_a_refused_init_leaves_no_folder_behind(cli: Cli, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "kept").mkdir()  # a folder that was there before stays
+    for name in (f"x/{'a' * 300}/y", f"kept/new/{'a' * 300}"):
+        result = cli("init", name)
+        assert result.code == 1 and "File name too long" in result.stderr, result
+        assert len(result.stderr.splitlines()) == 1, result.stderr
+        assert snapshot(tmp_path) == {"kept": None}
+
+
 # --- where pictures and themes come from ------------------------------------------------------
 
 
