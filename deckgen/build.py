@@ -8,6 +8,7 @@ import functools
 import gc
 import glob
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -41,6 +42,10 @@ FALLBACK_DATE = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_ZIP_DATE = datetime(2107, 12, 31, 23, 59, 58, tzinfo=UTC)
 #: The longest text a core property (title, author, subject, keywords) may hold.
 CORE_PROPERTY_LIMIT = 255
+#: The temporary file a deck is written to before it is renamed into place: a short name
+#: (a deck's own name may be as long as the disk allows), with the writer's process id.
+TEMPORARY_PREFIX = ".deckgen-"
+TEMPORARY_NAME = re.compile(r"\.deckgen-\d+-[A-Za-z0-9_]+\.tmp")
 #: The errors of a full disk or an exhausted quota.
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -401,7 +406,7 @@ def write_atomically(path: Path, data: bytes) -> None:
                            "-o path", directory)
     _remove_stale_temporaries(path)
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-",
+        handle, temporary = tempfile.mkstemp(prefix=f"{TEMPORARY_PREFIX}{os.getpid()}-",
                                              suffix=".tmp", dir=directory)
     except OSError as exc:
         raise DeckgenError(f"cannot write in the output folder ({_reason(exc)}); choose "
@@ -418,6 +423,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     except OSError as exc:
         _unlink_quietly(Path(temporary))
         advice = ("free some space and build again" if exc.errno in DISK_FULL
+                  else "choose a shorter -o name" if exc.errno == errno.ENAMETOOLONG
                   else "choose another -o path")
         raise DeckgenError(f"cannot write the deck ({_reason(exc)}); the previous deck, if "
                            f"any, is untouched; {advice}", path) from exc
@@ -432,14 +438,19 @@ def _reason(exc: OSError) -> str:
 
 
 def _remove_stale_temporaries(path: Path) -> None:
-    """Temporary files a killed build left beside the output (the name escaped: a deck may
-    be called "notes[1].pptx"); not those of a build still running (its process id is in
-    the name), which another build writing the same deck at the same time must not take
-    away."""
-    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        if _writer_is_running(stale.name[len(path.name) + 2:]):
-            continue
-        _unlink_quietly(stale)
+    """Temporary files a killed build left beside the output: deckgen's own
+    (".deckgen-PID-random.tmp", TEMPORARY_NAME) and an older deckgen's, named after the
+    deck (".talk.pptx.PID-random.tmp"; the name escaped: a deck may be called
+    "notes[1].pptx"); not those of a build still running (its process id is in the name),
+    which another build writing into the same folder at the same time must not take away."""
+    older = f".{glob.escape(path.name)}.*.tmp"
+    for stale in path.parent.glob(older):
+        if not _writer_is_running(stale.name[len(path.name) + 2:]):
+            _unlink_quietly(stale)
+    for stale in path.parent.glob(f"{TEMPORARY_PREFIX}*.tmp"):
+        if TEMPORARY_NAME.fullmatch(stale.name) and not _writer_is_running(
+                stale.name[len(TEMPORARY_PREFIX):]):
+            _unlink_quietly(stale)
 
 
 def _writer_is_running(suffix: str) -> bool:

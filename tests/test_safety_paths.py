@@ -424,3 +424,44 @@ def test_an_older_folder_holding_a_picture_of_the_notes_is_refused(cli: Cli, tal
     before = snapshot(talk.parent)
     refused(cli("preview", talk, "-o", folder), folder, "holds a picture the source uses")
     assert snapshot(talk.parent) == before
+
+
+# --- the deck's temporary file ----------------------------------------------------------------
+
+
+def test_a_deck_with_the_longest_name_is_written(cli: Cli, talk: Path) -> None:
+    deck = talk.parent / f"{'d' * 250}.pptx"  # 255 bytes, as long as a name may be
+    result = cli("build", talk, "-o", deck, "-q")
+    assert result.code == 0, result.stderr
+    assert zipfile.is_zipfile(deck)
+    assert not list(talk.parent.glob(".*.tmp"))
+
+
+def test_a_deck_name_too_long_is_named(cli: Cli, talk: Path) -> None:
+    deck = talk.parent / f"{'d' * 251}.pptx"
+    before = snapshot(talk.parent)
+    refused(cli("build", talk, "-o", deck), deck, "File name too long",
+            "choose a shorter -o name")
+    assert snapshot(talk.parent) == before
+
+
+def test_only_deckgens_stale_temporaries_are_removed(cli: Cli, talk: Path) -> None:
+    import subprocess
+    import sys
+
+    folder = talk.parent
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                                  capture_output=True, text=True, check=True)
+        dead = folder / f".deckgen-{finished.stdout.strip()}-x9q1ab_c.tmp"
+        alive = folder / f".deckgen-{running.pid}-k3j2zz0a.tmp"
+        foreign = [folder / ".deckgen-notes.tmp", folder / ".deckgen-12-x.tmp.bak",
+                   folder / ".other.tmp"]
+        for path in (dead, alive, *foreign):
+            path.write_bytes(b"a temporary file")
+        assert cli("build", talk, "-q").code == 0
+        assert sorted(folder.glob(".*.tmp*")) == sorted([alive, *foreign])
+    finally:
+        running.kill()
+        running.wait()
