@@ -201,6 +201,8 @@ def plan_build(options: BuildOptions, diagnostics: Diagnostics,
         theme = load_theme(theme_name(options, deck), diagnostics, template, roots)
     except DeckgenError as error:
         raise located_in_front_matter(error, options, deck, text) from error
+    except OSError as exc:  # a name too long for the disk, a loop of links
+        raise unusable_path(exc, options, deck, text) from exc
     measurer = measurer_for({role: (face.latin, face.east_asian)
                              for role, face in theme.fonts.items()})
     for missing in measurer.missing_fonts():
@@ -293,16 +295,43 @@ def located_in_front_matter(error: DeckgenError, options: BuildOptions, deck: De
                             text: str) -> DeckgenError:
     """A theme or template error, located at the front-matter key that chose the theme or
     template (when that, not an option, did), so that it names the note and its line."""
-    template = template_path(options, deck)
-    about_template = template is not None and error.file == template
-    if about_template and options.template is None:
-        key = "template"
-    elif not about_template and deck.meta.theme and options.theme is None:
-        key = "theme"
-    else:
+    key = front_matter_key(error.file, options, deck)
+    if key is None:
         return error
     return DeckgenError(f"front matter {key}: {error}", options.source,
                         front_matter_line(text, key))
+
+
+def unusable_path(exc: OSError, options: BuildOptions, deck: Deck,
+                  text: str) -> DeckgenError:
+    """An operating-system error about a theme's or template's file (a name too long for
+    the disk, a loop of links): at the front-matter key that named it, saying to change it
+    there; else naming the file, and asking for another only if the command line gave it."""
+    file = Path(os.fsdecode(exc.filename)) if exc.filename else None
+    reason = _reason(exc)
+    key = front_matter_key(file, options, deck)
+    if key is not None:
+        named = f" {file}" if file is not None else ""
+        return DeckgenError(f"front matter {key}: cannot use{named} ({reason}); change "
+                            f"'{key}:' in the note's front matter", options.source,
+                            front_matter_line(text, key))
+    given = [Path(options.theme)] if options.theme else []
+    given += [options.template] if options.template is not None else []
+    if file is not None and file in given:
+        return DeckgenError(f"cannot use this path ({reason}); give another one", file)
+    return DeckgenError(f"cannot read this file ({reason})", file)
+
+
+def front_matter_key(file: Path | None, options: BuildOptions, deck: Deck) -> str | None:
+    """The front-matter key ("theme", "template") that chose the theme or template a
+    problem with `file` is about; None when an option chose it (or nothing did)."""
+    template = template_path(options, deck)
+    about_template = template is not None and file == template
+    if about_template and options.template is None:
+        return "template"
+    if not about_template and deck.meta.theme and options.theme is None:
+        return "theme"
+    return None
 
 
 def picture_roots(options: BuildOptions) -> tuple[Path, ...]:

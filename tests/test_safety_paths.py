@@ -465,3 +465,18 @@ def test_only_deckgens_stale_temporaries_are_removed(cli: Cli, talk: Path) -> No
     finally:
         running.kill()
         running.wait()
+
+
+@pytest.mark.parametrize(("key", "suffix"), [("theme", ".toml"), ("template", ".pptx")])
+@pytest.mark.parametrize("command", ["build", "check"])
+def test_a_front_matter_path_too_long_is_located_in_the_note(cli: Cli, talk: Path, key: str,
+                                                             suffix: str, command: str) -> None:
+    talk.write_text(NOTE.replace("title: Safe", f"title: Safe\n{key}: {'n' * 300}{suffix}"),
+                    encoding="utf-8")
+    before = snapshot(talk.parent)
+    result = cli(command, talk)
+    assert result.code == 1 and len(result.stderr.splitlines()) == 1, result
+    line = result.stderr.strip()
+    assert line.startswith(f"deckgen: error: {talk}:3: front matter {key}: cannot use "), line
+    assert line.endswith(f"(File name too long); change '{key}:' in the note's front matter")
+    assert snapshot(talk.parent) == before
