@@ -76,8 +76,9 @@ def check_shared_outputs(plan: Plan, pdf: bool, handout: bool) -> None:
     advice = HANDOUT_ADVICE if handout else "choose another -o path"
     for file in files:
         if file.is_dir():
-            raise DeckgenError(f"is a folder, so the {file.suffix[1:].upper()} cannot be "
-                               f"written there; {advice}", file)
+            what = "the PDF" if file.suffix.lower() == ".pdf" else "the handout"
+            raise DeckgenError(f"is a folder, so {what} cannot be written there; {advice}",
+                               file)
     refuse_overwriting(plan.inputs, files, folders, advice)
     if handout and markdown.is_file() and not is_handout(markdown, folder):
         raise DeckgenError("exists and is not a handout deckgen wrote, so the handout would "
