@@ -292,7 +292,7 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
               file=err)
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except OSError as error:  # a path the system refuses: a name too long, a loop of links
-        print(error_message(path_error(error)), file=err)
+        print(error_message(path_error(error, given_paths(args))), file=err)
         return EXIT_FAILED
     except Exception as error:  # a bug: say so in one line instead of a traceback
         print(error_message(error), file=err)
@@ -322,14 +322,30 @@ def terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
-def path_error(error: OSError) -> Exception:
-    """An operating-system error about a file the command line names, as a DeckgenError
-    naming that file; one about no file stays what it is (a bug)."""
+def given_paths(args: argparse.Namespace) -> set[Path]:
+    """The paths the command line names (the note, the deck, the output, the theme, the
+    template, the resource paths, init's folder)."""
+    given: set[Path] = set()
+    for name in ("source", "target", "output", "template", "directory", "theme"):
+        value = getattr(args, name, None)
+        if isinstance(value, (str, Path)) and str(value):
+            given.add(Path(value))
+    given.update(getattr(args, "resource_paths", None) or ())
+    return given
+
+
+def path_error(error: OSError, given: set[Path]) -> Exception:
+    """An operating-system error about a file, as a DeckgenError naming that file: one the
+    command line gave (`given`) is to be given otherwise; another (a temporary file,
+    LibreOffice's profile, a font) is named with the reason only. One about no file stays
+    what it is (a bug)."""
     if not error.filename:
         return error
     reason = error.strerror or type(error).__name__
-    return DeckgenError(f"cannot use this path ({reason}); give another one",
-                        Path(os.fsdecode(error.filename)))
+    file = Path(os.fsdecode(error.filename))
+    if file in given:
+        return DeckgenError(f"cannot use this path ({reason}); give another one", file)
+    return DeckgenError(f"cannot use this file ({reason})", file)
 
 
 def error_message(error: Exception) -> str:

@@ -480,3 +480,29 @@ def test_a_front_matter_path_too_long_is_located_in_the_note(cli: Cli, talk: Pat
     assert line.startswith(f"deckgen: error: {talk}:3: front matter {key}: cannot use "), line
     assert line.endswith(f"(File name too long); change '{key}:' in the note's front matter")
     assert snapshot(talk.parent) == before
+
+
+@pytest.mark.parametrize(("option", "suffix", "what"), [("--handout", ".handout.md", "the handout"),
+                                                        ("--pdf", ".pdf", "the PDF")])
+def test_a_folder_in_a_shared_files_place_is_named(cli: Cli, talk: Path, option: str,
+                                                   suffix: str, what: str) -> None:
+    folder = talk.with_suffix(suffix)
+    folder.mkdir()
+    before = snapshot(talk.parent)
+    refused(cli("build", talk, option), folder, f"is a folder, so {what} cannot be written")
+    assert snapshot(talk.parent) == before
+
+
+def test_a_system_error_on_deckgens_own_file_does_not_blame_the_user(
+        cli: Cli, talk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    profile = Path("/tmp/deckgen-office-x1/profile/user")
+
+    def refused_profile(*args: object, **kwargs: object) -> Path:
+        raise PermissionError(13, "Permission denied", str(profile))
+
+    monkeypatch.setattr("deckgen.share.convert_to_pdf", refused_profile)
+    line = refused(cli("build", talk, "--pdf"), profile, "cannot use this file",
+                   "(Permission denied)")
+    assert "give another one" not in line
+    long = talk.parent / ("n" * 300)  # a path the command line gives is to be given otherwise
+    refused(cli("build", long), long, "(File name too long); give another one")
