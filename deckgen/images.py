@@ -259,6 +259,8 @@ OUTSIDE = Path("/..outside..")
 
 #: What marks a repository's root folder (a folder in a clone, a file in a worktree).
 REPOSITORY_MARK = ".git"
+#: How a `.git` file (in a worktree or a submodule) starts.
+GITDIR_LINE = b"gitdir:"
 
 
 def resolve_image_path(src: str, roots: Sequence[Path]) -> Path | None:
@@ -306,15 +308,42 @@ def lookup_roots(roots: Sequence[Path], site: Path | None = None) -> list[Path]:
 
 
 def repository_root(folder: Path) -> Path | None:
-    """The nearest folder from `folder` up that holds a `.git` (a repository's root)."""
+    """The nearest folder from `folder` up that is a git repository's root: it holds a
+    `.git` folder with a HEAD file (a clone) or a `.git` file starting with "gitdir:" (a
+    worktree, a submodule). The user's home folder and the filesystem's root never are one
+    (a dotfiles `~/.git` would make every file of the home folder a note's picture)."""
     try:
         start = folder.resolve()
+        refused = {Path(start.anchor), *_home_folders()}
         for candidate in (start, *start.parents):
-            if (candidate / REPOSITORY_MARK).exists():
+            if candidate not in refused and _is_repository(candidate):
                 return candidate
     except (OSError, RuntimeError, ValueError):
         return None
     return None
+
+
+def _home_folders() -> list[Path]:
+    """The user's home folder, as given and with links followed (none if unknown)."""
+    try:
+        home = Path.home()
+        return [home, home.resolve()]
+    except (OSError, RuntimeError, KeyError, ValueError):
+        return []
+
+
+def _is_repository(folder: Path) -> bool:
+    """Whether `folder` holds a real git marker (repository_root)."""
+    mark = folder / REPOSITORY_MARK
+    if mark.is_dir():
+        return (mark / "HEAD").is_file()
+    if not mark.is_file():
+        return False
+    try:
+        with mark.open("rb") as stream:
+            return stream.read(len(GITDIR_LINE)) == GITDIR_LINE
+    except OSError:
+        return False
 
 
 def _candidates(variant: str, base: Path, site: Path | None) -> list[Path]:

@@ -270,6 +270,7 @@ def test_pictures_come_from_the_repository_root(cli: Cli, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     repository = tmp_path / "repo"
     (repository / ".git").mkdir(parents=True)
+    (repository / ".git" / "HEAD").write_text("ref: refs/heads/main\n", encoding="utf-8")
     draw_picture(repository / "img" / "shared.png", (64, 48), "#0F766E")
     note = repository / "docs" / "talk" / "talk.md"
     note.parent.mkdir(parents=True)
@@ -280,7 +281,7 @@ def test_pictures_come_from_the_repository_root(cli: Cli, tmp_path: Path,
     result = cli("build", note)
     assert result.code == 0 and picture_warnings(result) == [], result.stderr
     assert len(media(note.with_suffix(".pptx"))) == 1  # the same picture, once
-    (repository / ".git").rmdir()  # not a repository: the note's folder only
+    (repository / ".git" / "HEAD").unlink()  # not a repository: the note's folder only
     result = cli("build", note)
     assert len(picture_warnings(result)) == 3, result.stderr
 
@@ -506,3 +507,39 @@ def test_a_system_error_on_deckgens_own_file_does_not_blame_the_user(
     assert "give another one" not in line
     long = talk.parent / ("n" * 300)  # a path the command line gives is to be given otherwise
     refused(cli("build", long), long, "(File name too long); give another one")
+
+
+@pytest.mark.parametrize("marker", ["folder", "file"])
+def test_a_real_git_marker_makes_a_repository_root(tmp_path: Path, marker: str) -> None:
+    from deckgen.images import repository_root
+
+    repository = tmp_path / "repo"
+    note_folder = repository / "docs"
+    note_folder.mkdir(parents=True)
+    git = repository / ".git"
+    if marker == "folder":
+        git.mkdir()
+        assert repository_root(note_folder) is None  # an empty .git folder is no repository
+        (git / "HEAD").write_text("ref: refs/heads/main\n", encoding="utf-8")
+    else:
+        git.write_text("not a worktree\n", encoding="utf-8")
+        assert repository_root(note_folder) is None
+        git.write_text("gitdir: /elsewhere/.git/worktrees/repo\n", encoding="utf-8")
+    assert repository_root(note_folder) == repository.resolve()
+
+
+def test_the_home_folder_is_no_repository_root(cli: Cli, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    (home / ".git").mkdir(parents=True)  # a dotfiles repository
+    (home / ".git" / "HEAD").write_text("ref: refs/heads/main\n", encoding="utf-8")
+    draw_picture(home / "secret.png", (32, 32), "#B91C1C")
+    note = home / "notes" / "talk.md"
+    note.parent.mkdir()
+    note.write_text("## One\n\n![a](/secret.png)\n\n![b](../secret.png)\n", encoding="utf-8")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    result = cli("build", note)
+    assert result.code == 0, result.stderr
+    assert len(picture_warnings(result)) == 2, result.stderr
+    assert media(note.with_suffix(".pptx")) == []
