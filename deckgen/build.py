@@ -284,11 +284,26 @@ def same_file(first: Path, second: Path) -> bool:
 
 
 def inside(path: Path, folder: Path) -> bool:
-    """Whether `path` is `folder` or lies inside it, once links are followed."""
+    """Whether `path` is `folder` or lies inside it, once links are followed, or is (or
+    lies in) the same folder on disk under another spelling (another case on a
+    case-insensitive disk, a bind mount): compared by device and inode with each of its
+    parents."""
     try:
-        return path.resolve().is_relative_to(folder.resolve())
+        resolved = path.resolve()
+        if resolved.is_relative_to(folder.resolve()):
+            return True
+        if not folder.is_dir():
+            return False
+        target = folder.stat()
     except (OSError, RuntimeError, ValueError):
         return False
+    for parent in (resolved, *resolved.parents):
+        try:
+            if os.path.samestat(parent.stat(), target):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
 
 
 def located_in_front_matter(error: DeckgenError, options: BuildOptions, deck: Deck,

@@ -543,3 +543,21 @@ def test_the_home_folder_is_no_repository_root(cli: Cli, tmp_path: Path,
     assert result.code == 0, result.stderr
     assert len(picture_warnings(result)) == 2, result.stderr
     assert media(note.with_suffix(".pptx")) == []
+
+
+def test_a_folder_spelled_otherwise_that_holds_an_input_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a case-insensitive disk `-o IMG` is `img/`, yet resolving keeps the case it was
+    given: simulated by an alias of the folder that resolving does not follow."""
+    from deckgen.build import inside, refuse_overwriting
+    from deckgen.errors import DeckgenError
+
+    picture = tmp_path / "talk" / "img" / "p.png"
+    draw_picture(picture, (64, 48), "#2563EB")
+    alias = tmp_path / "talk" / "IMG"
+    alias.symlink_to(picture.parent, target_is_directory=True)
+    monkeypatch.setattr(Path, "resolve", lambda self, strict=False: Path(os.path.abspath(self)))
+    assert inside(picture, alias) and inside(picture.parent, alias)
+    assert not inside(picture, tmp_path / "talk" / "other")
+    with pytest.raises(DeckgenError, match="holds a picture the source uses"):
+        refuse_overwriting([(picture, "a picture the source uses")], folders=[alias])
