@@ -106,7 +106,8 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--handout", action="store_true",
                        help="also write OUT.handout.md: every slide's picture (in "
                             "OUT.handout/) with its speaker notes beneath, for rehearsing and "
-                            "for readers (needs LibreOffice and poppler)")
+                            "for readers (needs LibreOffice and poppler); an existing "
+                            "OUT.handout.md deckgen did not write is refused, never replaced")
     build.add_argument("--watch", action="store_true",
                        help="build, then rebuild whenever the notes, their pictures or the "
                             "theme change; a broken edit is reported and the watch goes on; "
@@ -138,7 +139,10 @@ def parser() -> argparse.ArgumentParser:
                          help="a Markdown file to build and draw, or a built .pptx")
     preview.add_argument("-o", "--output", type=Path, metavar="DIR",
                          help="the folder for the pictures (default: the target's name with "
-                              ".preview beside it, e.g. content/intro.preview/)")
+                              ".preview beside it, e.g. content/intro.preview/); it must be "
+                              "new, empty or deckgen's own (one holding only slide pictures, "
+                              "the contact sheet and the PDF): a folder holding other files "
+                              "or the notes' pictures, or a symbolic link, is refused")
     preview.add_argument("--width", type=pixels, default=1280, metavar="PX",
                          help="width of each slide picture in pixels (default: 1280; the "
                               "height follows the slide's shape)")
@@ -176,7 +180,8 @@ def add_deck_options(command: argparse.ArgumentParser, for_source: bool = False)
     when = " (for a Markdown SOURCE)" if for_source else ""
     command.add_argument("--theme", metavar="T",
                          help="a built-in theme name or a path to a theme .toml (default: the "
-                              f"front matter's theme, else 'default'){when}")
+                              "front matter's theme, whose path is relative to the note, else "
+                              f"'default'){when}")
     command.add_argument("--template", type=Path, metavar="FILE",
                          help="a company PowerPoint template (.pptx or .potx) to build on: its "
                               "slide size, masters, layouts, fonts and colours (default: the "
