@@ -561,3 +561,14 @@ def test_a_folder_spelled_otherwise_that_holds_an_input_is_refused(
     assert not inside(picture, tmp_path / "talk" / "other")
     with pytest.raises(DeckgenError, match="holds a picture the source uses"):
         refuse_overwriting([(picture, "a picture the source uses")], folders=[alias])
+
+
+def test_help_states_the_output_rules(cli: Cli) -> None:
+    def joined(text: str) -> str:
+        return " ".join(text.split())
+
+    preview = joined(cli("preview", "--help").stdout)
+    assert "deckgen's own" in preview and "symbolic link, is refused" in preview
+    build = joined(cli("build", "--help").stdout)
+    assert "OUT.handout.md deckgen did not write is refused" in build
+    assert "front matter's theme, whose path is relative to the note" in build
