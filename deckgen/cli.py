@@ -414,7 +414,7 @@ def build_once(args: argparse.Namespace, out: TextIO, err: TextIO) -> tuple[int,
     if args.pdf or args.handout:
         from deckgen.share import share_deck
 
-        for path in share_deck(plan, pdf=args.pdf, handout=args.handout):
+        for path in share_deck(plan, pdf=args.pdf, handout=args.handout, checked=True):
             if not args.quiet:
                 print(f"wrote {path}{'/' if path.is_dir() else ''}", file=out)
     return EXIT_OK, plan

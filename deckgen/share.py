@@ -42,10 +42,12 @@ QUOTE_MARKS = re.compile(r"(?:> )*")
 INDENT = "    "
 
 
-def share_deck(plan: Plan, pdf: bool, handout: bool) -> list[Path]:
+def share_deck(plan: Plan, pdf: bool, handout: bool, checked: bool = False) -> list[Path]:
     """Write what was asked for beside the built deck: `<deck>.pdf` and/or the handout
-    (`<deck>.handout.md` with its `<deck>.handout/` pictures); returns the paths written."""
-    check_shared_outputs(plan, pdf, handout)
+    (`<deck>.handout.md` with its `<deck>.handout/` pictures); returns the paths written.
+    `checked`: the caller ran check_shared_outputs already (before writing the deck)."""
+    if not checked:
+        check_shared_outputs(plan, pdf, handout)
     if handout:
         require_tools()  # before LibreOffice's work, so a missing pdftoppm fails early
     written: list[Path] = []

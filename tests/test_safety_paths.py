@@ -572,3 +572,26 @@ def test_help_states_the_output_rules(cli: Cli) -> None:
     build = joined(cli("build", "--help").stdout)
     assert "OUT.handout.md deckgen did not write is refused" in build
     assert "front matter's theme, whose path is relative to the note" in build
+
+
+def test_shared_outputs_are_checked_once_per_build(cli: Cli, talk: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from deckgen import share
+
+    checks: list[Path] = []
+    real_check = share.check_shared_outputs
+
+    def counted(plan: object, pdf: bool, handout: bool) -> None:
+        checks.append(talk)
+        real_check(plan, pdf, handout)  # type: ignore[arg-type]
+
+    def converted(deck: Path, pdf: Path, *args: object, **kwargs: object) -> Path:
+        pdf.write_bytes(b"%PDF")
+        return pdf
+
+    monkeypatch.setattr(share, "check_shared_outputs", counted)
+    monkeypatch.setattr(share, "convert_to_pdf", converted)
+    result = cli("build", talk, "--pdf", "-q")
+    assert result.code == 0, result.stderr
+    assert len(checks) == 1
+    assert talk.with_suffix(".pdf").read_bytes() == b"%PDF"
