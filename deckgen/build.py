@@ -31,7 +31,7 @@ from deckgen.model import Deck, DeckMeta
 from deckgen.parse import front_matter_line, parse_document, read_source
 from deckgen.progress import BuildProgress, SilentProgress, counted
 from deckgen.structure import build_deck
-from deckgen.theme import Theme, load_theme, within
+from deckgen.theme import Theme, is_theme_path, load_theme, within
 
 DEFAULT_THEME = "default"
 #: The date written into the deck when neither SOURCE_DATE_EPOCH nor the front matter
@@ -234,7 +234,7 @@ def theme_name(options: BuildOptions, deck: Deck) -> str:
     name = deck.meta.theme
     if not name:
         return DEFAULT_THEME
-    if name.endswith(".toml") or "/" in name or "\\" in name:
+    if is_theme_path(name):
         return str(options.source.parent / name)
     return name
 

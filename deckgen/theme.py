@@ -177,9 +177,14 @@ def builtin_themes() -> dict[str, Path]:
     return {path.stem: path for path in sorted(themes_directory().glob("*.toml"))}
 
 
+def is_theme_path(name_or_path: str) -> bool:
+    """Whether a theme is given as a path to a .toml file, not by a built-in name."""
+    return name_or_path.endswith(".toml") or "/" in name_or_path or "\\" in name_or_path
+
+
 def resolve_theme_path(name_or_path: str) -> Path:
     """The file of a theme given by built-in name or by path to a .toml file."""
-    if name_or_path.endswith(".toml") or "/" in name_or_path or "\\" in name_or_path:
+    if is_theme_path(name_or_path):
         path = Path(name_or_path)
         if path.is_dir():
             raise DeckgenError("is a folder, not a theme file; give a theme's .toml file or "
