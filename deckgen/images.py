@@ -239,8 +239,8 @@ def prepare_image(image: Image, source: Path, resource_paths: Sequence[Path],
                 # One message for both: which of them it is would tell whether a file
                 # exists anywhere on the disk.
                 where = ", ".join(str(root) for root in lookup_roots(roots))
-                return placeholder(f"image {src} not found in the note's folder, its "
-                                   f"repository or the resource paths (looked in {where}; "
+                return placeholder(f"image {src} not found in {searched_places(roots)} "
+                                   f"(looked in {where}; "
                                    "pictures outside them are refused); a placeholder is "
                                    "shown — add the file there or fix the path")
             path = resolved
@@ -288,6 +288,17 @@ def resolve_image_path(src: str, roots: Sequence[Path]) -> Path | None:
                     return resolved
                 outside_match = True
     return OUTSIDE if outside_match else None
+
+
+def searched_places(roots: Sequence[Path]) -> str:
+    """What a picture was looked for in, in words: the note's folder (`roots[0]`), its
+    repository (when it is in one) and the resource paths (when given)."""
+    places = ["the note's folder"]
+    if roots and repository_root(roots[0]) is not None:
+        places.append("its repository")
+    if len(roots) > 1:
+        places.append("the resource paths")
+    return ", ".join(places[:-1]) + " or " + places[-1] if len(places) > 1 else places[0]
 
 
 def lookup_roots(roots: Sequence[Path], site: Path | None = None) -> list[Path]:

@@ -595,3 +595,25 @@ def test_shared_outputs_are_checked_once_per_build(cli: Cli, talk: Path,
     assert result.code == 0, result.stderr
     assert len(checks) == 1
     assert talk.with_suffix(".pdf").read_bytes() == b"%PDF"
+
+
+def test_a_missing_picture_names_only_the_places_looked_in(cli: Cli, tmp_path: Path) -> None:
+    note = tmp_path / "talk" / "talk.md"
+    note.parent.mkdir()
+    note.write_text("## One\n\n![a](absent.png)\n", encoding="utf-8")
+    assets = tmp_path / "assets"
+    assets.mkdir()
+
+    def said() -> list[str]:
+        output = cli("check", note, *arguments).stdout.splitlines()
+        [warning] = [line for line in output if "warning: image" in line]
+        return [place for place in ("the note's folder", "its repository", "resource paths")
+                if place in warning.split("(looked in")[0]]
+
+    arguments: list[object] = []
+    assert said() == ["the note's folder"]  # in no repository, no resource path given
+    arguments = ["--resource-path", assets]
+    assert said() == ["the note's folder", "resource paths"]
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "HEAD").write_text("ref: refs/heads/main\n", encoding="utf-8")
+    assert said() == ["the note's folder", "its repository", "resource paths"]
