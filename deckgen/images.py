@@ -53,8 +53,15 @@ QUALITY_SAMPLE_BANDS = 8
 QUALITY_SAMPLE_ROWS = 16
 #: Pictures larger than this many pixels are refused (decompression bombs).
 MAX_PIXELS = 120_000_000
-#: SVG files larger than this many bytes are refused.
+#: SVG files larger than this many bytes are refused; a compressed SVG (.svgz) is counted
+#: as it inflates, in steps of `INFLATE_STEP` bytes, and refused as soon as it passes the cap
+#: (a 1 MB file may inflate to 1 GB).
 MAX_SVG_BYTES = 20_000_000
+INFLATE_STEP = 1_000_000
+#: A data: URI picture longer than this many characters is refused before it is decoded,
+#: and one that holds more than `MAX_DATA_URI_BYTES` once decoded.
+MAX_DATA_URI_CHARS = 30_000_000
+MAX_DATA_URI_BYTES = 20_000_000
 #: Formats every PowerPoint, Keynote, Google Slides and LibreOffice shows as they are, with
 #: the file extension of each.
 PORTABLE_FORMATS = {"PNG": "png", "JPEG": "jpg"}
@@ -317,16 +324,25 @@ def _existing(candidate: Path) -> Path | None:
 
 
 def decode_data_uri(src: str) -> bytes:
-    """The bytes a data: URI holds (base64 or URL-encoded)."""
+    """The bytes a data: URI holds (base64 or URL-encoded), refused when it is longer than
+    `MAX_DATA_URI_CHARS` or holds more than `MAX_DATA_URI_BYTES`."""
+    if len(src) > MAX_DATA_URI_CHARS:
+        raise Unreadable(f"is {len(src):,} characters long, more than "
+                         f"{MAX_DATA_URI_CHARS:,}; refused")
     header, comma, payload = src.partition(",")
     if not comma:
         raise Unreadable("is not a valid data: URI (no comma)")
     try:
         if header.lower().endswith(";base64"):
-            return base64.b64decode("".join(unquote(payload).split()), validate=True)
-        return unquote_to_bytes(payload)
+            data = base64.b64decode("".join(unquote(payload).split()), validate=True)
+        else:
+            data = unquote_to_bytes(payload)
     except (binascii.Error, ValueError) as exc:
         raise Unreadable(f"could not be decoded ({exc})") from exc
+    if len(data) > MAX_DATA_URI_BYTES:
+        raise Unreadable(f"holds {len(data):,} bytes, more than {MAX_DATA_URI_BYTES:,}; "
+                         "refused")
+    return data
 
 
 def inspect_file(path: Path) -> ImageSource:
@@ -509,13 +525,41 @@ def _inspect_svg(path: Path | None, data: bytes) -> ImageSource:
         raise Unreadable("is an SVG and cairosvg is not installed (pip install "
                          "'deckgen[svg]')")
     try:
-        width, height = svg_size(data)
+        width, height = svg_size(svg_text(data))
     except Unreadable:
         raise
     except Exception as exc:  # the XML parser and cairosvg raise many types
         raise Unreadable(f"is an SVG that cannot be read ({_describe(exc)})") from exc
     return ImageSource(path, data if path is None else b"", SVG, "RGBA",
                        (math.ceil(width), math.ceil(height)), byte_size=len(data))
+
+
+def svg_text(data: bytes) -> bytes:
+    """An SVG's XML: a compressed one (gzip, .svgz) inflated in steps, refused as soon as
+    it passes `MAX_SVG_BYTES` (so that neither zlib nor the XML parser runs unbounded)."""
+    if len(data) > MAX_SVG_BYTES:
+        raise Unreadable(f"is an SVG of {len(data):,} bytes, more than {MAX_SVG_BYTES:,}; "
+                         "refused")
+    if not data.startswith(b"\x1f\x8b"):
+        return data
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip's header and trailer
+    parts: list[bytes] = []
+    inflated = 0
+    pending = data
+    try:
+        while not inflater.eof:
+            part = inflater.decompress(pending, INFLATE_STEP)
+            pending = inflater.unconsumed_tail
+            if not part and not pending:
+                raise Unreadable("is a compressed SVG that is cut short")
+            inflated += len(part)
+            if inflated > MAX_SVG_BYTES:
+                raise Unreadable(f"is a compressed SVG of more than {MAX_SVG_BYTES:,} bytes "
+                                 "once inflated; refused")
+            parts.append(part)
+    except zlib.error as exc:
+        raise Unreadable(f"is a compressed SVG that cannot be inflated ({exc})") from exc
+    return b"".join(parts)
 
 
 def svg_size(data: bytes) -> tuple[float, float]:
@@ -529,6 +573,9 @@ def svg_size(data: bytes) -> tuple[float, float]:
     width, height, _ = helpers.node_format(_SvgUnits(), tree)
     if not (width > 0 and height > 0):
         raise Unreadable("is an SVG without a size (no width and height, no viewBox)")
+    if not (math.isfinite(width) and math.isfinite(height)):
+        raise Unreadable(f"is an SVG whose size ({width}×{height}) is not a number of "
+                         "pixels")
     return float(width), float(height)
 
 
@@ -1088,7 +1135,7 @@ def rasterise_svg(data: bytes, target: tuple[int, int]) -> PILImage.Image:
         raise Unreadable("is an SVG and cairosvg is not installed (pip install "
                          "'deckgen[svg]')")
     _check_pixels(*target)
-    png = cairosvg.svg2png(bytestring=data, output_width=target[0],
+    png = cairosvg.svg2png(bytestring=svg_text(data), output_width=target[0],
                            output_height=target[1])
     picture = PILImage.open(io.BytesIO(png))
     picture.load()

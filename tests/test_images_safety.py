@@ -1,0 +1,194 @@
+"""Hostile pictures: bombs, liars and slow drawings become a placeholder and a warning at the
+picture's line, within bounded memory and time; a killed build leaves no worker behind."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+import os
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT, CliResult, run_main
+from PIL import Image
+from pptx import Presentation
+from pptx.enum.shapes import MSO_SHAPE_TYPE
+
+from deckgen import images
+from deckgen.images import (
+    MAX_DATA_URI_BYTES,
+    MAX_DATA_URI_CHARS,
+    MAX_SVG_BYTES,
+    Unreadable,
+    decode_data_uri,
+    svg_text,
+)
+
+HAS_CAIROSVG = images._cairosvg() is not None
+needs_cairosvg = pytest.mark.skipif(not HAS_CAIROSVG, reason="cairosvg is not installed")
+#: The line of the picture in `note()`'s Markdown.
+PICTURE_LINE = 5
+#: The address space a limited build may use: deckgen's own needs (Python, Pillow, cairo,
+#: python-pptx) and the pictures it is given room for, far less than the bombs would take.
+LIMITED_MEMORY = 1_200_000_000
+#: Runs deckgen's command line with the address space and CPU time limited.
+LIMITED = """
+import resource, sys
+memory, seconds = int(sys.argv[1]), int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds))
+from deckgen.cli import main
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+def note(*sources: str) -> str:
+    """Markdown with one slide per picture; the first picture is on line PICTURE_LINE."""
+    lines = ["# Pictures", ""]
+    for number, src in enumerate(sources, start=1):
+        lines += [f"## Slide {number}", "", f"![picture {number}]({src})", ""]
+    return "\n".join(lines)
+
+
+def build(folder: Path, markdown: str) -> tuple[CliResult, Path]:
+    """notes.md written into `folder` and built in this process; the build must succeed."""
+    source = folder / "notes.md"
+    source.write_text(markdown, encoding="utf-8")
+    deck = folder / "notes.pptx"
+    result = run_main("build", source, "-o", deck, "--resource-path", folder)
+    assert result.code == 0, result.stderr
+    return result, deck
+
+
+def build_limited(folder: Path, markdown: str, seconds: int = 30,
+                  memory: int = LIMITED_MEMORY) -> tuple[subprocess.CompletedProcess[str],
+                                                          Path, float]:
+    """notes.md built in a child process limited to `memory` bytes of address space and
+    `seconds` of CPU time (and killed after twice that): the result, the deck, the time."""
+    source = folder / "notes.md"
+    source.write_text(markdown, encoding="utf-8")
+    deck = folder / "notes.pptx"
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", LIMITED, str(memory), str(seconds), "build", str(source),
+         "-o", str(deck), "--resource-path", str(folder)],
+        capture_output=True, text=True, timeout=2 * seconds, cwd=folder,
+        env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
+    return result, deck, time.monotonic() - started
+
+
+def warning_at(stderr: str, source: Path, line: int, *words: str) -> str:
+    """The one warning printed for `source:line` that holds every word (fails if none)."""
+    prefix = f"{source}:{line}: warning: "
+    for printed in stderr.splitlines():
+        if printed.startswith(prefix) and all(word in printed for word in words):
+            return printed
+    raise AssertionError(f"no warning at {prefix!r} with {words}; got:\n{stderr}")
+
+
+def pictures_in(deck: Path) -> int:
+    """The number of picture shapes in the deck (a placeholder is a text box)."""
+    return sum(1 for slide in Presentation(str(deck)).slides for shape in slide.shapes
+               if shape.shape_type == MSO_SHAPE_TYPE.PICTURE)
+
+
+def clean(stderr: str) -> None:
+    """No traceback, no internal error, no warning printed by Python itself."""
+    for bad in ("Traceback", "internal error", "Warning:", "warnings.warn"):
+        assert bad not in stderr, stderr
+
+
+def png_bytes(size: tuple[int, int], mode: str = "RGB") -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, size).save(out, "PNG")
+    return out.getvalue()
+
+
+def gzip_bomb(head: bytes, megabytes: int, tail: bytes) -> bytes:
+    """A gzip file of `head`, `megabytes` MB of spaces and `tail`, made without compressing
+    them all: one megabyte compressed after a full flush (which forgets what came before)
+    is the same bytes each time."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    filler = b" " * 1_000_000
+    start = deflate.compress(head) + deflate.flush(zlib.Z_FULL_FLUSH)
+    block = deflate.compress(filler) + deflate.flush(zlib.Z_FULL_FLUSH)
+    end = deflate.compress(tail) + deflate.flush()
+    checksum = zlib.crc32(head)
+    for _ in range(megabytes):
+        checksum = zlib.crc32(filler, checksum)
+    size = len(head) + megabytes * len(filler) + len(tail)
+    return (b"\x1f\x8b\x08\0\0\0\0\0\0\xff" + start + block * megabytes + end
+            + struct.pack("<II", zlib.crc32(tail, checksum), size % 2**32))
+
+
+# --- SVG: decompression bombs, sizes that are no number ----------------------------------------
+
+
+@needs_cairosvg
+def test_an_svgz_bomb_is_refused_as_it_inflates(tmp_path: Path) -> None:
+    """1 GB of XML in a 1 MB .svgz: inflated only up to the cap, quickly and in bounded
+    memory; a placeholder and a warning at its line, and the build succeeds."""
+    bomb = gzip_bomb(b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">',
+                     1000, b"</svg>")
+    assert len(bomb) < 2_000_000
+    (tmp_path / "bomb.svgz").write_bytes(bomb)
+    result, deck, seconds = build_limited(tmp_path, note("bomb.svgz"))
+    assert result.returncode == 0, result.stderr
+    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "bomb.svgz",
+               f"more than {MAX_SVG_BYTES:,} bytes once inflated", "placeholder")
+    clean(result.stderr)
+    assert pictures_in(deck) == 0
+    assert seconds < 20
+
+
+def test_svg_text_stops_inflating_at_the_cap() -> None:
+    plain = b"<svg/>" + b" " * (MAX_SVG_BYTES - 6)
+    assert svg_text(gzip.compress(plain)) == plain  # exactly the cap is kept
+    with pytest.raises(Unreadable, match="once inflated; refused"):
+        svg_text(gzip.compress(plain + b" "))
+    with pytest.raises(Unreadable, match="cut short"):
+        svg_text(gzip.compress(plain)[:1000])
+    with pytest.raises(Unreadable, match="cannot be inflated"):
+        svg_text(b"\x1f\x8b" + b"\0" * 100)
+
+
+@needs_cairosvg
+@pytest.mark.parametrize("size", ['width="1e400" height="10"', 'width="10" height="-1e400"',
+                                  'viewBox="0 0 1e999 1"', 'width="nan" height="nan"'])
+def test_an_svg_size_that_is_no_number_is_a_placeholder(tmp_path: Path, size: str) -> None:
+    (tmp_path / "huge.svg").write_text(f'<svg xmlns="http://www.w3.org/2000/svg" {size}/>',
+                                       encoding="utf-8")
+    result, deck = build(tmp_path, note("huge.svg"))
+    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "huge.svg", "placeholder")
+    clean(result.stderr)
+    assert pictures_in(deck) == 0
+
+
+# --- data: URIs --------------------------------------------------------------------------------
+
+
+def test_data_uris_are_capped_before_and_after_decoding() -> None:
+    with pytest.raises(Unreadable, match=f"more than {MAX_DATA_URI_CHARS:,}; refused"):
+        decode_data_uri("data:image/png;base64," + "A" * MAX_DATA_URI_CHARS)
+    with pytest.raises(Unreadable, match=f"more than {MAX_DATA_URI_BYTES:,}; refused"):
+        decode_data_uri("data:image/png," + "A" * (MAX_DATA_URI_BYTES + 1))
+    assert decode_data_uri("data:image/png," + "A" * 10) == b"A" * 10
+
+
+@needs_cairosvg
+def test_a_21_mb_svg_data_uri_is_refused(tmp_path: Path) -> None:
+    svg = (b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+           + b" " * 21_000_000 + b"</svg>")
+    uri = "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
+    assert len(uri) < MAX_DATA_URI_CHARS  # refused for what it holds
+    markdown = note("a.png").replace("![picture 1](a.png)", f'<img src="{uri}">')
+    result, deck = build(tmp_path, markdown)
+    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "data: URI image",
+               "refused")
+    assert pictures_in(deck) == 0
