@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 from urllib.parse import unquote, unquote_to_bytes
 
 from PIL import Image as PILImage
@@ -53,6 +53,13 @@ QUALITY_SAMPLE_BANDS = 8
 QUALITY_SAMPLE_ROWS = 16
 #: Pictures larger than this many pixels are refused (decompression bombs).
 MAX_PIXELS = 120_000_000
+#: Pictures longer than this many pixels on a side are refused (the largest side a JPEG can
+#: have): a 1 × 119,000,000 picture, within `MAX_PIXELS`, took 20 s and 2 GB to downscale.
+MAX_SIDE_PIXELS = 65_535
+#: JPEG frame markers of Huffman-coded pictures (baseline, extended, progressive), whose
+#: scan data codes every 8 × 8 block in at least one bit: a JPEG with less data than that
+#: for the size its header says is damaged or forged (libjpeg decodes it as grey, silently).
+JPEG_HUFFMAN_FRAMES = {0xC0, 0xC1, 0xC2}
 #: SVG files larger than this many bytes are refused; a compressed SVG (.svgz) is counted
 #: as it inflates, in steps of `INFLATE_STEP` bytes, and refused as soon as it passes the cap
 #: (a 1 MB file may inflate to 1 GB).
@@ -437,6 +444,9 @@ def _read_header(path: Path | None, content: bytes, byte_size: int) -> ImageSour
                 orientation = _orientation(opened,
                                            decode_for_metadata=late_metadata or not png)
                 animated = bool(getattr(opened, "is_animated", False))
+            if kind in JPEG_FORMATS:
+                with (path.open("rb") if path is not None else io.BytesIO(content)) as stream:
+                    check_jpeg_data(stream, byte_size)
     except Unreadable:
         raise
     except UnidentifiedImageError as exc:  # its message shows Pillow's stream object
@@ -624,6 +634,54 @@ def _check_pixels(width: int, height: int) -> None:
     if width * height > MAX_PIXELS:
         raise Unreadable(f"is {width}×{height} pixels, more than {MAX_PIXELS:,} "
                          "(a decompression bomb?); refused")
+    if max(width, height) > MAX_SIDE_PIXELS:
+        raise Unreadable(f"is {width}×{height} pixels, more than {MAX_SIDE_PIXELS:,} on a "
+                         "side; refused")
+
+
+def check_jpeg_data(stream: IO[bytes], byte_size: int) -> None:
+    """A Huffman-coded JPEG holds at least one bit for every 8 × 8 block of its largest
+    component after its first scan header, else `Unreadable`: what catches a header that
+    claims more pixels than the file holds (libjpeg draws the rest grey, with no error) by
+    reading the markers only. Anything else is left to Pillow."""
+    if stream.read(2) != b"\xff\xd8":
+        return
+    frame: tuple[int, int, list[tuple[int, int]]] | None = None
+    while True:
+        marker = stream.read(2)
+        while marker[:1] == b"\xff" and marker[1:] == b"\xff":  # fill bytes
+            marker = marker[1:] + stream.read(1)
+        if len(marker) < 2 or marker[0] != 0xFF:
+            return
+        code = marker[1]
+        if code == 0x01 or 0xD0 <= code <= 0xD8:  # no length follows
+            continue
+        header = stream.read(2)
+        if len(header) < 2:
+            return
+        (length,) = struct.unpack(">H", header)
+        if code == 0xDA:  # start of scan: its data follows its header
+            scan_start = stream.tell() + length - 2
+            break
+        body = stream.read(length - 2)
+        if code in JPEG_HUFFMAN_FRAMES and len(body) >= 6:
+            height, width, count = struct.unpack_from(">HHB", body, 1)
+            sampling = [(body[7 + 3 * index] >> 4, body[7 + 3 * index] & 15)
+                        for index in range(count) if 8 + 3 * index <= len(body)]
+            frame = (width, height, sampling)
+        elif 0xC3 <= code <= 0xCF and code not in (0xC4, 0xC8, 0xCC):
+            return  # lossless, hierarchical or arithmetic-coded: no bound known
+    if frame is None or not frame[2] or 0 in frame[:2]:
+        return
+    width, height, sampling = frame
+    most_h = max(h for h, _ in sampling) or 1
+    most_v = max(v for _, v in sampling) or 1
+    blocks = max(math.ceil(math.ceil(width * h / most_h) / 8)
+                 * math.ceil(math.ceil(height * v / most_v) / 8) for h, v in sampling)
+    if byte_size - scan_start < blocks / 8:
+        raise Unreadable(f"cannot be read (a JPEG whose header says {width}×{height} "
+                         f"pixels but which holds {max(0, byte_size - scan_start):,} bytes "
+                         "of picture data, too few for that: damaged or forged)")
 
 
 def _open(path: Path | None, data: bytes) -> PILImage.Image:

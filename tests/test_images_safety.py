@@ -192,3 +192,70 @@ def test_a_21_mb_svg_data_uri_is_refused(tmp_path: Path) -> None:
     warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "data: URI image",
                "refused")
     assert pictures_in(deck) == 0
+
+
+# --- rasters: headers that lie, absurd shapes --------------------------------------------------
+
+
+def forged_jpeg(size: tuple[int, int], claimed: tuple[int, int], **options: object) -> bytes:
+    """A JPEG of `size` pixels whose frame header says `claimed`."""
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(out, "JPEG", **options)
+    data = bytearray(out.getvalue())
+    frame = max(data.find(b"\xff\xc0"), data.find(b"\xff\xc2"))
+    struct.pack_into(">HH", data, frame + 5, claimed[1], claimed[0])
+    return bytes(data)
+
+
+@pytest.mark.parametrize("options", [{}, {"progressive": True, "optimize": True}],
+                         ids=["baseline", "progressive"])
+def test_a_jpeg_whose_header_claims_more_pixels_than_it_holds(tmp_path: Path,
+                                                               options: dict[str, bool]
+                                                               ) -> None:
+    """16 × 16 pixels of data under a 10000 × 10000 header: small enough to be embedded as
+    it is, which libjpeg would decode as grey without an error."""
+    (tmp_path / "liar.jpg").write_bytes(forged_jpeg((16, 16), (10000, 10000), **options))
+    (tmp_path / "honest.jpg").write_bytes(forged_jpeg((16, 16), (16, 16), **options))
+    result, deck = build(tmp_path, note("liar.jpg", "honest.jpg"))
+    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "liar.jpg", "10000×10000",
+               "placeholder")
+    assert "honest.jpg" not in result.stderr
+    clean(result.stderr)
+    assert pictures_in(deck) == 1
+
+
+def test_a_jpeg_inside_a_data_uri_is_checked_too(tmp_path: Path) -> None:
+    uri = "data:image/jpeg;base64," + base64.b64encode(
+        forged_jpeg((16, 16), (8000, 6000))).decode()
+    result, deck = build(tmp_path, note(uri))
+    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "data: URI image",
+               "8000×6000", "placeholder")
+    assert pictures_in(deck) == 0
+
+
+@pytest.mark.parametrize("quality", [1, 95])
+@pytest.mark.parametrize("options", [{}, {"optimize": True}, {"progressive": True},
+                                     {"subsampling": 0}], ids=str)
+def test_flat_jpegs_hold_enough_data(quality: int, options: dict[str, object]) -> None:
+    """The least data an honest encoder writes is well above the bound."""
+    for mode in ("L", "RGB", "CMYK"):
+        out = io.BytesIO()
+        Image.new(mode, (2000, 1000)).save(out, "JPEG", quality=quality, **options)
+        images.check_jpeg_data(io.BytesIO(out.getvalue()), len(out.getvalue()))
+
+
+def test_a_picture_1_pixel_high_and_119_million_wide(tmp_path: Path) -> None:
+    """Within the pixel cap, but refused for its side, from its header: quickly and in
+    bounded memory (it took 20 s and 2.15 GB to downscale)."""
+    width = 119_000_000
+    (tmp_path / "line.png").write_bytes(png_bytes((width, 1), "1"))
+    (tmp_path / "thin.png").write_bytes(png_bytes((2000, 1), "1"))  # a rule is kept
+    result, deck, seconds = build_limited(tmp_path, note("line.png", "thin.png"))
+    assert result.returncode == 0, result.stderr
+    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "line.png",
+               f"{width}×1 pixels", f"more than {images.MAX_SIDE_PIXELS:,} on a side",
+               "placeholder")
+    assert "thin.png" not in result.stderr
+    clean(result.stderr)
+    assert pictures_in(deck) == 1
+    assert seconds < 20
