@@ -65,6 +65,14 @@ JPEG_HUFFMAN_FRAMES = {0xC0, 0xC1, 0xC2}
 #: (a 1 MB file may inflate to 1 GB).
 MAX_SVG_BYTES = 20_000_000
 INFLATE_STEP = 1_000_000
+#: An SVG is drawn in a child process of its own (`deckgen.sandbox`) that may use this many
+#: bytes of memory more than the build, this many seconds of processor time, and is stopped
+#: after `SVG_WALL_SECONDS`: then a placeholder is shown. (Five levels of `<use>` took 55 s
+#: to draw; a 31 KB PNG of 16000 × 16000 pixels embedded in an SVG took 1 GB.) The pictures
+#: an SVG embeds are held to `MAX_PIXELS` and `MAX_SIDE_PIXELS` before they are decoded.
+SVG_MEMORY_BYTES = 1_000_000_000
+SVG_CPU_SECONDS = 10
+SVG_WALL_SECONDS = 20
 #: A data: URI picture longer than this many characters is refused before it is decoded,
 #: and one that holds more than `MAX_DATA_URI_BYTES` once decoded.
 MAX_DATA_URI_CHARS = 30_000_000
@@ -857,7 +865,11 @@ class JobRunner:
         from concurrent.futures import ProcessPoolExecutor  # only a build with a pool
 
         try:
-            self._pool = ProcessPoolExecutor(max_workers=count, mp_context=_pool_context())
+            from deckgen.sandbox import end_with_parent
+
+            self._pool = ProcessPoolExecutor(max_workers=count, mp_context=_pool_context(),
+                                             initializer=end_with_parent,
+                                             initargs=(os.getpid(),))
             self._futures = [self._pool.submit(encode_job, job) for job in self.jobs]
         except (OSError, ImportError, NotImplementedError, RuntimeError):
             self.close()  # no pool here (no semaphores, too many processes): serially
@@ -1187,14 +1199,56 @@ def _to_srgb(picture: PILImage.Image, icc: bytes | None) -> PILImage.Image:
 
 
 def rasterise_svg(data: bytes, target: tuple[int, int]) -> PILImage.Image:
-    """An SVG drawn at the target size with cairosvg (no external files or URLs fetched)."""
+    """An SVG drawn at the target size with cairosvg (no external files or URLs fetched),
+    in a child process limited in memory and time (see `SVG_MEMORY_BYTES`)."""
     cairosvg = _cairosvg()
     if cairosvg is None:
         raise Unreadable("is an SVG and cairosvg is not installed (pip install "
                          "'deckgen[svg]')")
     _check_pixels(*target)
-    png = cairosvg.svg2png(bytestring=svg_text(data), output_width=target[0],
-                           output_height=target[1])
+    from deckgen import sandbox
+
+    try:
+        png = sandbox.run_limited(draw_svg, (svg_text(data), target), SVG_MEMORY_BYTES,
+                                  SVG_CPU_SECONDS, SVG_WALL_SECONDS)
+    except sandbox.Stopped as stopped:
+        raise Unreadable(f"is an SVG whose drawing {stopped}") from stopped
+    except MemoryError as exc:
+        raise Unreadable(f"is an SVG that needs more than {SVG_MEMORY_BYTES:,} bytes of "
+                         "memory to draw; refused") from exc
     picture = PILImage.open(io.BytesIO(png))
     picture.load()
     return normalise(picture)
+
+
+def draw_svg(data: bytes, target: tuple[int, int]) -> bytes:
+    """An SVG drawn as a PNG of the target size by cairosvg, which fetches nothing but the
+    data: URIs it holds (`_svg_fetch`); run in a limited child process."""
+    surface = importlib.import_module("cairosvg.surface")  # svg2png takes no fetcher
+    png = surface.PNGSurface.convert(bytestring=data, output_width=target[0],
+                                     output_height=target[1], url_fetcher=_svg_fetch)
+    return bytes(png)
+
+
+def _svg_fetch(url: str, resource_type: str) -> bytes:
+    """What an SVG being drawn may fetch: a picture, an SVG or a stylesheet in a data: URI
+    (anything else is an empty picture, as with cairosvg's own safe fetcher), a compressed
+    SVG inflated within `MAX_SVG_BYTES`, a picture's size checked before it is decoded."""
+    if not url.startswith("data:"):
+        return b'<svg width="1" height="1"></svg>'
+    try:
+        data = decode_data_uri(url)
+    except Unreadable as problem:
+        raise Unreadable(f"embeds a picture (a data: URI) that {problem}") from problem
+    if resource_type == "text/css":
+        return data
+    if data.startswith(b"\x1f\x8b") or _is_svg(data[:4096], ""):
+        return svg_text(data)
+    try:
+        with pillow_warnings(), _open(None, data) as opened:
+            _check_pixels(*opened.size)
+    except Unreadable as problem:
+        raise Unreadable(f"embeds a picture that {problem}") from problem
+    except Exception:  # not a picture Pillow reads: cairosvg says what it makes of it
+        pass
+    return data

@@ -259,3 +259,98 @@ def test_a_picture_1_pixel_high_and_119_million_wide(tmp_path: Path) -> None:
     clean(result.stderr)
     assert pictures_in(deck) == 1
     assert seconds < 20
+
+
+# --- SVG drawing: bounded in pixels, memory and time ----------------------------------------
+
+SVG_HEAD = ('<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+            'width="200" height="100">')
+
+
+def svg_embedding(picture: bytes, mime: str = "image/png") -> str:
+    uri = f"data:{mime};base64,{base64.b64encode(picture).decode()}"
+    return f'{SVG_HEAD}<image width="200" height="100" xlink:href="{uri}"/></svg>'
+
+
+def nested_uses(levels: int, fan: int = 10) -> str:
+    """`fan` ** `levels` copies of a path, drawn through `levels` levels of <use>."""
+    groups = ['<path id="l0" d="M0 0 L200 100 L0 100Z" fill="red"/>']
+    for level in range(1, levels + 1):
+        uses = "".join(f'<use xlink:href="#l{level - 1}"/>' for _ in range(fan))
+        groups.append(f'<g id="l{level}">{uses}</g>')
+    return f'{SVG_HEAD}<defs>{"".join(groups)}</defs><use xlink:href="#l{levels}"/></svg>'
+
+
+@needs_cairosvg
+def test_an_svg_that_draws_too_long_is_stopped(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Five levels of <use> (55 s to draw) are stopped at the limit of processor time; the
+    other SVG of the deck is drawn."""
+    monkeypatch.setattr(images, "SVG_CPU_SECONDS", 1)
+    monkeypatch.setattr(images, "SVG_WALL_SECONDS", 4)
+    (tmp_path / "slow.svg").write_text(nested_uses(5), encoding="utf-8")
+    (tmp_path / "quick.svg").write_text(nested_uses(1), encoding="utf-8")
+    started = time.monotonic()
+    result, deck = build(tmp_path, note("slow.svg", "quick.svg"))
+    assert time.monotonic() - started < 8
+    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "slow.svg",
+               "took more than", "placeholder")
+    assert "quick.svg" not in result.stderr
+    clean(result.stderr)
+    assert pictures_in(deck) == 1
+
+
+@needs_cairosvg
+def test_an_svg_that_draws_too_long_in_wall_clock_time_is_stopped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(images, "SVG_WALL_SECONDS", 1)
+    (tmp_path / "slow.svg").write_text(nested_uses(5), encoding="utf-8")
+    started = time.monotonic()
+    result, _ = build(tmp_path, note("slow.svg"))
+    assert time.monotonic() - started < 6
+    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "slow.svg",
+               "took more than 1 s; stopped", "placeholder")
+
+
+@needs_cairosvg
+def test_a_picture_inside_an_svg_is_held_to_the_pixel_cap(tmp_path: Path) -> None:
+    """A 31 KB PNG of 16000 × 16000 pixels (1 GB decoded) inside an SVG is refused from
+    its header, in a build limited in memory; a small one is drawn."""
+    bomb = png_bytes((16000, 16000), "1")
+    assert len(bomb) < 100_000
+    (tmp_path / "bomb.svg").write_text(svg_embedding(bomb), encoding="utf-8")
+    (tmp_path / "small.svg").write_text(svg_embedding(png_bytes((20, 10))), encoding="utf-8")
+    result, deck, _ = build_limited(tmp_path, note("bomb.svg", "small.svg"))
+    assert result.returncode == 0, result.stderr
+    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "bomb.svg",
+               "embeds a picture that", f"{images.MAX_PIXELS:,}", "placeholder")
+    assert "small.svg" not in result.stderr
+    clean(result.stderr)
+    assert pictures_in(deck) == 1
+
+
+@needs_cairosvg
+def test_an_svg_inside_an_svg_is_inflated_within_the_cap(tmp_path: Path) -> None:
+    inner = gzip_bomb(b'<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1">', 200,
+                      b"</svg>")
+    (tmp_path / "nested.svg").write_text(svg_embedding(inner, "image/svg+xml"),
+                                         encoding="utf-8")
+    result, deck = build(tmp_path, note("nested.svg"))
+    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "nested.svg",
+               "once inflated; refused", "placeholder")
+    assert pictures_in(deck) == 0
+
+
+@needs_cairosvg
+def test_an_svg_that_needs_more_memory_than_allowed(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A picture within the pixel cap that needs more memory to draw than the child
+    process drawing the SVG may use."""
+    monkeypatch.setattr(images, "SVG_MEMORY_BYTES", 20_000_000)
+    (tmp_path / "big.svg").write_text(svg_embedding(png_bytes((10000, 10000), "1")),
+                                      encoding="utf-8")
+    result, deck = build(tmp_path, note("big.svg"))
+    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "big.svg", "memory",
+               "placeholder")
+    clean(result.stderr)
+    assert pictures_in(deck) == 0
