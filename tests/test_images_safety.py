@@ -354,3 +354,77 @@ def test_an_svg_that_needs_more_memory_than_allowed(tmp_path: Path,
                "placeholder")
     clean(result.stderr)
     assert pictures_in(deck) == 0
+
+
+# --- the picture pool: workers end with the build ----------------------------------------------
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux's /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether the process runs (a zombie waiting to be reaped does not)."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] \
+            != "Z"
+    except OSError:
+        return False
+
+
+def descendants_of(pid: int) -> list[int]:
+    """The children of `pid`, their children and so on."""
+    found = children_of(pid)
+    for child in list(found):
+        found += descendants_of(child)
+    return found
+
+
+@needs_cairosvg
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
+def test_pool_workers_end_when_the_build_is_killed(tmp_path: Path) -> None:
+    """kill -9 of a build while its picture pool works (four large photos make a pool, and
+    an SVG that takes a minute to draw keeps a worker busy): the workers and the process
+    drawing the SVG are gone within a few seconds (they lived on for a minute)."""
+    noise = Image.frombytes("RGB", (1800, 1200), os.urandom(1800 * 1200 * 3))
+    out = io.BytesIO()
+    noise.save(out, "JPEG", quality=95)  # large pictures, re-encoded
+    names = [f"photo{number}.jpg" for number in range(4)]
+    for name in names:
+        (tmp_path / name).write_bytes(out.getvalue())
+    (tmp_path / "slow.svg").write_text(nested_uses(5), encoding="utf-8")
+    source = tmp_path / "notes.md"
+    source.write_text(note("slow.svg", *names), encoding="utf-8")
+    build = subprocess.Popen(
+        [sys.executable, "-m", "deckgen", "build", str(source), "-o", str(tmp_path / "n.pptx"),
+         "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
+    try:
+        deadline = time.monotonic() + 30
+        while not children_of(build.pid) and time.monotonic() < deadline:
+            assert build.poll() is None, "the build ended before its pool started"
+            time.sleep(0.02)
+        time.sleep(1.5)  # the workers take their jobs; one draws the SVG
+        assert build.poll() is None, "the build ended before it was killed"
+        workers = descendants_of(build.pid)
+        assert len(workers) >= 2, workers
+        build.kill()
+        build.wait(10)
+        deadline = time.monotonic() + 5
+        while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in workers if alive(pid)]
+    finally:
+        if build.poll() is None:
+            build.kill()
+            build.wait()
