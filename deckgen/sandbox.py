@@ -99,6 +99,8 @@ def _context() -> multiprocessing.context.ForkContext | multiprocessing.context.
     import multiprocessing
 
     if sys.platform == "linux":
+        import ctypes  # noqa: F401  (imported once here, not in every child: `_death_signal`)
+
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context()
 
@@ -114,8 +116,10 @@ def _child(sender: multiprocessing.connection.Connection, parent: int,
     try:
         _limit(memory, cpu_seconds)
         outcome: tuple[str, object] = ("returned", function(*args))
-    except BaseException as exc:  # sent to the parent, which raises it
+    except Exception as exc:  # sent to the parent, which raises it
         outcome = ("raised", exc)
+    except BaseException as exc:  # SystemExit and the like: not the parent's to raise
+        outcome = ("raised", RuntimeError(f"{type(exc).__name__}: {exc}"))
     try:
         sender.send(outcome)
     except (pickle.PicklingError, TypeError, AttributeError, ValueError):

@@ -4,9 +4,11 @@ picture's line, within bounded memory and time; a killed build leaves no worker 
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import io
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -409,6 +411,7 @@ def test_pool_workers_end_when_the_build_is_killed(tmp_path: Path) -> None:
         [sys.executable, "-m", "deckgen", "build", str(source), "-o", str(tmp_path / "n.pptx"),
          "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
         env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
+    workers: list[int] = []
     try:
         deadline = time.monotonic() + 30
         while not children_of(build.pid) and time.monotonic() < deadline:
@@ -428,3 +431,58 @@ def test_pool_workers_end_when_the_build_is_killed(tmp_path: Path) -> None:
         if build.poll() is None:
             build.kill()
             build.wait()
+        for pid in workers:  # what a failure left behind
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def forked(pid: int, parent: int) -> bool:
+    """Whether `pid` is a fork of `parent` (the same command line), not a program it runs
+    (such as the font listing)."""
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes() \
+            == (Path("/proc") / str(parent) / "cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+@needs_cairosvg
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize(("kill", "code", "word"),
+                         [(signal.SIGTERM, 143, "terminated"),
+                          (signal.SIGINT, 130, "interrupted")], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_a_build_that_draws_an_svg(tmp_path: Path, kill: signal.Signals,
+                                                  code: int, word: str) -> None:
+    """SIGTERM or Ctrl-C while an SVG is drawn: the build stops at once, as always, and
+    the process drawing it is gone."""
+    (tmp_path / "slow.svg").write_text(nested_uses(5), encoding="utf-8")
+    source = tmp_path / "notes.md"
+    source.write_text(note("slow.svg"), encoding="utf-8")
+    build = subprocess.Popen(
+        [sys.executable, "-m", "deckgen", "build", str(source), "-o", str(tmp_path / "n.pptx")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
+    drawing: list[int] = []
+    try:
+        deadline = time.monotonic() + 30
+        while not drawing and time.monotonic() < deadline:
+            assert build.poll() is None, "the build ended before it drew the SVG"
+            time.sleep(0.02)
+            drawing = [pid for pid in children_of(build.pid) if forked(pid, build.pid)]
+        assert drawing, "no process draws the SVG"
+        started = time.monotonic()
+        build.send_signal(kill)
+        _, stderr = build.communicate(timeout=10)
+        assert time.monotonic() - started < 3
+        assert build.returncode == code, stderr
+        assert stderr.splitlines()[-1] == f"deckgen: {word}; nothing was written", stderr
+        clean(stderr)
+        assert not [pid for pid in drawing if alive(pid)]
+        assert not (tmp_path / "n.pptx").exists()
+    finally:
+        if build.poll() is None:
+            build.kill()
+            build.communicate()
+        for pid in drawing:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
