@@ -71,16 +71,24 @@ def run_limited(function: Callable[..., Result], args: tuple[Any, ...], memory: 
                             args=(sender, os.getpid(), function, args, memory, cpu_seconds))
     try:
         child.start()
+    except BaseException:
+        receiver.close()
+        raise
+    finally:
         sender.close()
+    try:
         if not receiver.poll(wall_seconds):
             raise Stopped(f"took more than {wall_seconds:g} s; stopped")
         try:
             status, value = receiver.recv()
         except EOFError:
             child.join(1)
-            if child.exitcode in (-signal.SIGXCPU, -signal.SIGKILL):
+            if child.exitcode == -signal.SIGXCPU:
                 raise Stopped(f"took more than {cpu_seconds} s of processor time; "
                               "stopped") from None
+            if child.exitcode == -signal.SIGKILL:
+                raise Stopped("was killed (past its limit of processor time or "
+                              "memory)") from None
             raise Stopped(f"stopped unexpectedly (exit code {child.exitcode})") from None
     finally:
         if child.is_alive():

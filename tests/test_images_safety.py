@@ -22,7 +22,7 @@ from PIL import Image
 from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 
-from deckgen import images
+from deckgen import images, sandbox
 from deckgen.images import (
     MAX_DATA_URI_BYTES,
     MAX_DATA_URI_CHARS,
@@ -486,3 +486,34 @@ def test_a_signal_stops_a_build_that_draws_an_svg(tmp_path: Path, kill: signal.S
         for pid in drawing:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
+
+
+# --- deckgen.sandbox ----------------------------------------------------------------------------
+
+
+def _allocate(size: int) -> int:
+    return len(bytearray(size))
+
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+def _refuse() -> None:
+    raise Unreadable("is refused in the child")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="limits are set by Linux")
+def test_run_limited_returns_raises_and_stops() -> None:
+    assert sandbox.run_limited(_allocate, (1_000_000,), 100_000_000, 5, 10) == 1_000_000
+    with pytest.raises(MemoryError):
+        sandbox.run_limited(_allocate, (500_000_000,), 100_000_000, 5, 10)
+    with pytest.raises(Unreadable, match="is refused in the child"):
+        sandbox.run_limited(_refuse, (), 100_000_000, 5, 10)
+    started = time.monotonic()
+    with pytest.raises(sandbox.Stopped, match="more than 1 s of processor time"):
+        sandbox.run_limited(_spin, (), 100_000_000, 1, 10)
+    with pytest.raises(sandbox.Stopped, match=r"took more than 0.5 s; stopped"):
+        sandbox.run_limited(time.sleep, (30,), 100_000_000, 5, 0.5)
+    assert time.monotonic() - started < 5
