@@ -83,13 +83,7 @@ def run_limited(function: Callable[..., Result], args: tuple[Any, ...], memory: 
             status, value = receiver.recv()
         except EOFError:
             child.join(1)
-            if child.exitcode == -signal.SIGXCPU:
-                raise Stopped(f"took more than {cpu_seconds} s of processor time; "
-                              "stopped") from None
-            if child.exitcode == -signal.SIGKILL:
-                raise Stopped("was killed (past its limit of processor time or "
-                              "memory)") from None
-            raise Stopped(f"stopped unexpectedly (exit code {child.exitcode})") from None
+            raise Stopped(_stop_reason(child.exitcode, cpu_seconds)) from None
     finally:
         if child.is_alive():
             child.kill()
@@ -99,6 +93,17 @@ def run_limited(function: Callable[..., Result], args: tuple[Any, ...], memory: 
     if status == "raised":
         raise value
     return value  # type: ignore[no-any-return]
+
+
+def _stop_reason(exitcode: int | None, cpu_seconds: int) -> str:
+    """Why a limited child ended without an answer, by the signal that ended it (there are
+    no SIGXCPU and SIGKILL on Windows)."""
+    ended_by = -exitcode if exitcode is not None and exitcode < 0 else None
+    if ended_by is not None and ended_by == getattr(signal, "SIGXCPU", None):
+        return f"took more than {cpu_seconds} s of processor time; stopped"
+    if ended_by is not None and ended_by == getattr(signal, "SIGKILL", None):
+        return "was killed (past its limit of processor time or memory)"
+    return f"stopped unexpectedly (exit code {exitcode})"
 
 
 def _context() -> multiprocessing.context.ForkContext | multiprocessing.context.DefaultContext:
