@@ -668,6 +668,8 @@ def check_jpeg_data(stream: IO[bytes], byte_size: int) -> None:
         if len(header) < 2:
             return
         (length,) = struct.unpack(">H", header)
+        if length < 2:
+            return
         if code == 0xDA:  # start of scan: its data follows its header
             scan_start = stream.tell() + length - 2
             break

@@ -123,21 +123,24 @@ def _child(sender: multiprocessing.connection.Connection, parent: int,
            cpu_seconds: int) -> None:
     """The limited child: its limits set, `function` run, its outcome sent; it never
     prints (a Ctrl-C or SIGTERM ends it quietly, as the build stops)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    end_with_parent(parent)
     try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        end_with_parent(parent)
         _limit(memory, cpu_seconds)
         outcome: tuple[str, object] = ("returned", function(*args))
     except Exception as exc:  # sent to the parent, which raises it
         outcome = ("raised", exc)
-    except BaseException as exc:  # SystemExit and the like: not the parent's to raise
+    except BaseException as exc:  # SystemExit, a Ctrl-C before the default was restored
         outcome = ("raised", RuntimeError(f"{type(exc).__name__}: {exc}"))
     try:
-        sender.send(outcome)
-    except (pickle.PicklingError, TypeError, AttributeError, ValueError):
-        sender.send(("raised", RuntimeError(str(outcome[1]))))
-    sender.close()
+        try:
+            sender.send(outcome)
+        except (pickle.PicklingError, TypeError, AttributeError, ValueError):
+            sender.send(("raised", RuntimeError(str(outcome[1]))))
+        sender.close()
+    except BaseException:  # the parent is gone or stops: there is no one to tell
+        pass
 
 
 def _limit(memory: int, cpu_seconds: int) -> None:
