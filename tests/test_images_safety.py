@@ -172,6 +172,45 @@ def test_an_svg_size_that_is_no_number_is_a_placeholder(tmp_path: Path, size: st
     assert pictures_in(deck) == 0
 
 
+@needs_cairosvg
+def test_an_svg_of_millions_of_elements_is_sized_from_its_root(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its size is read from the root element without parsing the rest (cairosvg took 3
+    minutes and 6.8 GB for 5 million elements), and its drawing is stopped at the limit."""
+    monkeypatch.setattr(images, "SVG_CPU_SECONDS", 1)
+    monkeypatch.setattr(images, "SVG_WALL_SECONDS", 3)
+    (tmp_path / "many.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20">' + "<g/>" * 2_000_000
+        + "</svg>", encoding="utf-8")
+    started = time.monotonic()
+    found = images.inspect_file(tmp_path / "many.svg")
+    assert found.stored_size == (40, 20)
+    assert time.monotonic() - started < 1
+    result, deck = build(tmp_path, note("many.svg"))
+    assert time.monotonic() - started < 8
+    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "many.svg",
+               "took more than", "placeholder")
+    assert pictures_in(deck) == 0
+
+
+@needs_cairosvg
+@pytest.mark.parametrize(("svg", "size"), [
+    ('<svg xmlns="http://www.w3.org/2000/svg" width="4cm" height="2cm"/>', (152, 76)),
+    ('<?xml version="1.0"?><!-- a drawing --><svg viewBox="0 0 40 20"/>', (40, 20)),
+    ('<svg:svg xmlns:svg="http://www.w3.org/2000/svg" width="10" height="5"/>', (10, 5)),
+    ('<svg xmlns="http://www.w3.org/2000/svg" style="width: 30px; height:15px"/>', (30, 15)),
+])
+def test_an_svg_size_is_read_as_cairosvg_reads_it(svg: str, size: tuple[int, int]) -> None:
+    assert images.inspect_bytes(svg.encode(), svg_hint=True).stored_size == size
+
+
+@needs_cairosvg
+def test_an_svg_that_declares_entities_is_refused() -> None:
+    with pytest.raises(Unreadable, match="declares XML entities"):
+        images.inspect_bytes(b'<!DOCTYPE svg [<!ENTITY a "1">]><svg width="&a;0" '
+                             b'height="10"/>', svg_hint=True)
+
+
 # --- data: URIs --------------------------------------------------------------------------------
 
 
