@@ -433,6 +433,7 @@ def descendants_of(pid: int) -> list[int]:
 
 @needs_cairosvg
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
+@pytest.mark.skipif(images._cores() < 2, reason="a pool needs two cores")
 def test_pool_workers_end_when_the_build_is_killed(tmp_path: Path) -> None:
     """kill -9 of a build while its picture pool works (four large photos make a pool, and
     an SVG that takes a minute to draw keeps a worker busy): the workers and the process
@@ -458,8 +459,8 @@ def test_pool_workers_end_when_the_build_is_killed(tmp_path: Path) -> None:
             time.sleep(0.02)
         time.sleep(1.5)  # the workers take their jobs; one draws the SVG
         assert build.poll() is None, "the build ended before it was killed"
-        workers = descendants_of(build.pid)
-        assert len(workers) >= 2, workers
+        workers = [pid for pid in descendants_of(build.pid) if forked(pid, build.pid)]
+        assert len(workers) >= 2, workers  # not the font listing, a program of its own
         build.kill()
         build.wait(10)
         deadline = time.monotonic() + 5
