@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 from urllib.parse import unquote, unquote_to_bytes
 
 from PIL import Image as PILImage
@@ -53,8 +53,33 @@ QUALITY_SAMPLE_BANDS = 8
 QUALITY_SAMPLE_ROWS = 16
 #: Pictures larger than this many pixels are refused (decompression bombs).
 MAX_PIXELS = 120_000_000
-#: SVG files larger than this many bytes are refused.
+#: Pictures longer than this many pixels on a side are refused (the largest side a JPEG can
+#: have): a 1 × 119,000,000 picture, within `MAX_PIXELS`, took 20 s and 2 GB to downscale.
+MAX_SIDE_PIXELS = 65_535
+#: JPEG frame markers of Huffman-coded pictures (baseline, extended, progressive), whose
+#: scan data codes every 8 × 8 block in at least one bit: a JPEG with less data than that
+#: for the size its header says is damaged or forged (libjpeg decodes it as grey, silently).
+JPEG_HUFFMAN_FRAMES = {0xC0, 0xC1, 0xC2}
+#: SVG files larger than this many bytes are refused; a compressed SVG (.svgz) is counted
+#: as it inflates, in steps of `INFLATE_STEP` bytes, and refused as soon as it passes the cap
+#: (a 1 MB file may inflate to 1 GB).
 MAX_SVG_BYTES = 20_000_000
+INFLATE_STEP = 1_000_000
+#: An SVG's size is read from its root element, the XML parsed in steps of this many bytes
+#: up to there.
+SVG_PARSE_STEP = 65_536
+#: An SVG is drawn in a child process of its own (`deckgen.sandbox`) that may use this many
+#: bytes of memory more than the build, this many seconds of processor time, and is stopped
+#: after `SVG_WALL_SECONDS`: then a placeholder is shown. (Five levels of `<use>` took 55 s
+#: to draw; a 31 KB PNG of 16000 × 16000 pixels embedded in an SVG took 1 GB.) The pictures
+#: an SVG embeds are held to `MAX_PIXELS` and `MAX_SIDE_PIXELS` before they are decoded.
+SVG_MEMORY_BYTES = 1_000_000_000
+SVG_CPU_SECONDS = 10
+SVG_WALL_SECONDS = 20
+#: A data: URI picture longer than this many characters is refused before it is decoded,
+#: and one that holds more than `MAX_DATA_URI_BYTES` once decoded.
+MAX_DATA_URI_CHARS = 30_000_000
+MAX_DATA_URI_BYTES = 20_000_000
 #: Formats every PowerPoint, Keynote, Google Slides and LibreOffice shows as they are, with
 #: the file extension of each.
 PORTABLE_FORMATS = {"PNG": "png", "JPEG": "jpg"}
@@ -404,16 +429,25 @@ def _existing(candidate: Path) -> Path | None:
 
 
 def decode_data_uri(src: str) -> bytes:
-    """The bytes a data: URI holds (base64 or URL-encoded)."""
+    """The bytes a data: URI holds (base64 or URL-encoded), refused when it is longer than
+    `MAX_DATA_URI_CHARS` or holds more than `MAX_DATA_URI_BYTES`."""
+    if len(src) > MAX_DATA_URI_CHARS:
+        raise Unreadable(f"is {len(src):,} characters long, more than "
+                         f"{MAX_DATA_URI_CHARS:,}; refused")
     header, comma, payload = src.partition(",")
     if not comma:
         raise Unreadable("is not a valid data: URI (no comma)")
     try:
         if header.lower().endswith(";base64"):
-            return base64.b64decode("".join(unquote(payload).split()), validate=True)
-        return unquote_to_bytes(payload)
+            data = base64.b64decode("".join(unquote(payload).split()), validate=True)
+        else:
+            data = unquote_to_bytes(payload)
     except (binascii.Error, ValueError) as exc:
         raise Unreadable(f"could not be decoded ({exc})") from exc
+    if len(data) > MAX_DATA_URI_BYTES:
+        raise Unreadable(f"holds {len(data):,} bytes, more than {MAX_DATA_URI_BYTES:,}; "
+                         "refused")
+    return data
 
 
 def inspect_file(path: Path) -> ImageSource:
@@ -508,6 +542,9 @@ def _read_header(path: Path | None, content: bytes, byte_size: int) -> ImageSour
                 orientation = _orientation(opened,
                                            decode_for_metadata=late_metadata or not png)
                 animated = bool(getattr(opened, "is_animated", False))
+            if kind in JPEG_FORMATS:
+                with (path.open("rb") if path is not None else io.BytesIO(content)) as stream:
+                    check_jpeg_data(stream, byte_size)
     except Unreadable:
         raise
     except UnidentifiedImageError as exc:  # its message shows Pillow's stream object
@@ -596,7 +633,7 @@ def _inspect_svg(path: Path | None, data: bytes) -> ImageSource:
         raise Unreadable("is an SVG and cairosvg is not installed (pip install "
                          "'deckgen[svg]')")
     try:
-        width, height = svg_size(data)
+        width, height = svg_size(svg_text(data))
     except Unreadable:
         raise
     except Exception as exc:  # the XML parser and cairosvg raise many types
@@ -605,18 +642,89 @@ def _inspect_svg(path: Path | None, data: bytes) -> ImageSource:
                        (math.ceil(width), math.ceil(height)), byte_size=len(data))
 
 
+def svg_text(data: bytes) -> bytes:
+    """An SVG's XML: a compressed one (gzip, .svgz) inflated in steps, refused as soon as
+    it passes `MAX_SVG_BYTES` (so that neither zlib nor the XML parser runs unbounded)."""
+    if len(data) > MAX_SVG_BYTES:
+        raise Unreadable(f"is an SVG of {len(data):,} bytes, more than {MAX_SVG_BYTES:,}; "
+                         "refused")
+    if not data.startswith(b"\x1f\x8b"):
+        return data
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip's header and trailer
+    parts: list[bytes] = []
+    inflated = 0
+    pending = data
+    try:
+        while not inflater.eof:
+            part = inflater.decompress(pending, INFLATE_STEP)
+            pending = inflater.unconsumed_tail
+            if not part and not pending:
+                raise Unreadable("is a compressed SVG that is cut short")
+            inflated += len(part)
+            if inflated > MAX_SVG_BYTES:
+                raise Unreadable(f"is a compressed SVG of more than {MAX_SVG_BYTES:,} bytes "
+                                 "once inflated; refused")
+            parts.append(part)
+    except zlib.error as exc:
+        raise Unreadable(f"is a compressed SVG that cannot be inflated ({exc})") from exc
+    return b"".join(parts)
+
+
 def svg_size(data: bytes) -> tuple[float, float]:
-    """An SVG's own size in pixels at 96 dpi: its width and height, else its viewBox."""
+    """An SVG's own size in pixels at 96 dpi: its width and height, else its viewBox, as
+    cairosvg reads them, from its root element's attributes and style attribute alone (the
+    rest of the file is not parsed: a 20 MB SVG of five million empty elements took cairosvg
+    3 minutes and 6.8 GB to parse whole)."""
     cairosvg = _cairosvg()
     if cairosvg is None:
         raise Unreadable("cairosvg is not installed")
-    parser = importlib.import_module("cairosvg.parser")
     helpers = importlib.import_module("cairosvg.helpers")
-    tree = parser.Tree(bytestring=data)
-    width, height, _ = helpers.node_format(_SvgUnits(), tree)
+    css = importlib.import_module("cairosvg.css")
+    root = svg_root_attributes(data)
+    normal, important = css.parse_declarations(root.get("style", ""))
+    root.update((name, value.strip()) for name, value in [*normal, *important])
+    width, height, _ = helpers.node_format(_SvgUnits(), root)
     if not (width > 0 and height > 0):
         raise Unreadable("is an SVG without a size (no width and height, no viewBox)")
+    if not (math.isfinite(width) and math.isfinite(height)):
+        raise Unreadable(f"is an SVG whose size ({width}×{height}) is not a number of "
+                         "pixels")
     return float(width), float(height)
+
+
+class _RootElement(Exception):
+    """The root element of an XML document was read: stops the parser there."""
+
+    def __init__(self, attributes: dict[str, str]) -> None:
+        super().__init__()
+        self.attributes = attributes
+
+
+def svg_root_attributes(data: bytes) -> dict[str, str]:
+    """The attributes of an SVG's root element (by their local names), read by expat in
+    steps up to that element only; a document that declares entities is refused (as
+    cairosvg's own parser refuses it)."""
+    from xml.parsers import expat
+
+    def root(tag: str, attributes: dict[str, str]) -> None:
+        raise _RootElement({name.rpartition(" ")[2]: value
+                            for name, value in attributes.items()})
+
+    def entity(*declaration: object) -> None:
+        raise Unreadable("is an SVG that declares XML entities; refused")
+
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.StartElementHandler = root
+    parser.EntityDeclHandler = entity
+    try:
+        for start in range(0, len(data), SVG_PARSE_STEP):
+            parser.Parse(data[start:start + SVG_PARSE_STEP], False)
+        parser.Parse(b"", True)
+    except _RootElement as found:
+        return found.attributes
+    except expat.ExpatError as exc:
+        raise Unreadable(f"is an SVG that cannot be read ({exc})") from exc
+    raise Unreadable("is an SVG that cannot be read (no element)")
 
 
 @dataclass(frozen=True)
@@ -664,6 +772,56 @@ def _check_pixels(width: int, height: int) -> None:
     if width * height > MAX_PIXELS:
         raise Unreadable(f"is {width}×{height} pixels, more than {MAX_PIXELS:,} "
                          "(a decompression bomb?); refused")
+    if max(width, height) > MAX_SIDE_PIXELS:
+        raise Unreadable(f"is {width}×{height} pixels, more than {MAX_SIDE_PIXELS:,} on a "
+                         "side; refused")
+
+
+def check_jpeg_data(stream: IO[bytes], byte_size: int) -> None:
+    """A Huffman-coded JPEG holds at least one bit for every 8 × 8 block of its largest
+    component after its first scan header, else `Unreadable`: what catches a header that
+    claims more pixels than the file holds (libjpeg draws the rest grey, with no error) by
+    reading the markers only. Anything else is left to Pillow."""
+    if stream.read(2) != b"\xff\xd8":
+        return
+    frame: tuple[int, int, list[tuple[int, int]]] | None = None
+    while True:
+        marker = stream.read(2)
+        while marker[:1] == b"\xff" and marker[1:] == b"\xff":  # fill bytes
+            marker = marker[1:] + stream.read(1)
+        if len(marker) < 2 or marker[0] != 0xFF:
+            return
+        code = marker[1]
+        if code == 0x01 or 0xD0 <= code <= 0xD8:  # no length follows
+            continue
+        header = stream.read(2)
+        if len(header) < 2:
+            return
+        (length,) = struct.unpack(">H", header)
+        if length < 2:
+            return
+        if code == 0xDA:  # start of scan: its data follows its header
+            scan_start = stream.tell() + length - 2
+            break
+        body = stream.read(length - 2)
+        if code in JPEG_HUFFMAN_FRAMES and len(body) >= 6:
+            height, width, count = struct.unpack_from(">HHB", body, 1)
+            sampling = [(body[7 + 3 * index] >> 4, body[7 + 3 * index] & 15)
+                        for index in range(count) if 8 + 3 * index <= len(body)]
+            frame = (width, height, sampling)
+        elif 0xC3 <= code <= 0xCF and code not in (0xC4, 0xC8, 0xCC):
+            return  # lossless, hierarchical or arithmetic-coded: no bound known
+    if frame is None or not frame[2] or 0 in frame[:2]:
+        return
+    width, height, sampling = frame
+    most_h = max(h for h, _ in sampling) or 1
+    most_v = max(v for _, v in sampling) or 1
+    blocks = max(math.ceil(math.ceil(width * h / most_h) / 8)
+                 * math.ceil(math.ceil(height * v / most_v) / 8) for h, v in sampling)
+    if byte_size - scan_start < blocks / 8:
+        raise Unreadable(f"cannot be read (a JPEG whose header says {width}×{height} "
+                         f"pixels but which holds {max(0, byte_size - scan_start):,} bytes "
+                         "of picture data, too few for that: damaged or forged)")
 
 
 def _open(path: Path | None, data: bytes) -> PILImage.Image:
@@ -839,7 +997,11 @@ class JobRunner:
         from concurrent.futures import ProcessPoolExecutor  # only a build with a pool
 
         try:
-            self._pool = ProcessPoolExecutor(max_workers=count, mp_context=_pool_context())
+            from deckgen.sandbox import end_with_parent
+
+            self._pool = ProcessPoolExecutor(max_workers=count, mp_context=_pool_context(),
+                                             initializer=end_with_parent,
+                                             initargs=(os.getpid(),))
             self._futures = [self._pool.submit(encode_job, job) for job in self.jobs]
         except (OSError, ImportError, NotImplementedError, RuntimeError):
             self.close()  # no pool here (no semaphores, too many processes): serially
@@ -1169,14 +1331,72 @@ def _to_srgb(picture: PILImage.Image, icc: bytes | None) -> PILImage.Image:
 
 
 def rasterise_svg(data: bytes, target: tuple[int, int]) -> PILImage.Image:
-    """An SVG drawn at the target size with cairosvg (no external files or URLs fetched)."""
+    """An SVG drawn at the target size with cairosvg (no external files or URLs fetched),
+    in a child process limited in memory and time (see `SVG_MEMORY_BYTES`)."""
     cairosvg = _cairosvg()
     if cairosvg is None:
         raise Unreadable("is an SVG and cairosvg is not installed (pip install "
                          "'deckgen[svg]')")
     _check_pixels(*target)
-    png = cairosvg.svg2png(bytestring=data, output_width=target[0],
-                           output_height=target[1])
+    from deckgen import sandbox
+
+    if sys.platform == "linux":
+        _prepare_svg_drawing()
+    try:
+        png = sandbox.run_limited(draw_svg, (svg_text(data), target), SVG_MEMORY_BYTES,
+                                  SVG_CPU_SECONDS, SVG_WALL_SECONDS)
+    except sandbox.Stopped as stopped:
+        raise Unreadable(f"is an SVG whose drawing {stopped}") from stopped
+    except MemoryError as exc:
+        raise Unreadable(f"is an SVG that needs more than {SVG_MEMORY_BYTES:,} bytes of "
+                         "memory to draw; refused") from exc
     picture = PILImage.open(io.BytesIO(png))
     picture.load()
     return normalise(picture)
+
+
+#: A drawing with text, made here once before an SVG is drawn in a forked child process.
+SVG_WARM_UP = (b'<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><text y="8" '
+               b'font-family="sans-serif">a</text></svg>')
+
+
+@functools.cache
+def _prepare_svg_drawing() -> None:
+    """Draw `SVG_WARM_UP` in this process, so that what cairo and fontconfig set up on
+    their first drawing (50 ms) is inherited by every forked child instead of done again
+    in each: then a child adds ~4 ms to a drawing (measured: 25 ms instead of 75)."""
+    with contextlib.suppress(Exception):  # a failure shows when the SVG itself is drawn
+        draw_svg(SVG_WARM_UP, (8, 8))
+
+
+def draw_svg(data: bytes, target: tuple[int, int]) -> bytes:
+    """An SVG drawn as a PNG of the target size by cairosvg, which fetches nothing but the
+    data: URIs it holds (`_svg_fetch`); run in a limited child process."""
+    surface = importlib.import_module("cairosvg.surface")  # svg2png takes no fetcher
+    png = surface.PNGSurface.convert(bytestring=data, output_width=target[0],
+                                     output_height=target[1], url_fetcher=_svg_fetch)
+    return bytes(png)
+
+
+def _svg_fetch(url: str, resource_type: str) -> bytes:
+    """What an SVG being drawn may fetch: a picture, an SVG or a stylesheet in a data: URI
+    (anything else is an empty picture, as with cairosvg's own safe fetcher), a compressed
+    SVG inflated within `MAX_SVG_BYTES`, a picture's size checked before it is decoded."""
+    if not url.startswith("data:"):
+        return b'<svg width="1" height="1"></svg>'
+    try:
+        data = decode_data_uri(url)
+    except Unreadable as problem:
+        raise Unreadable(f"embeds a picture (a data: URI) that {problem}") from problem
+    if resource_type == "text/css":
+        return data
+    if data.startswith(b"\x1f\x8b") or _is_svg(data[:4096], ""):
+        return svg_text(data)
+    try:
+        with pillow_warnings(), _open(None, data) as opened:
+            _check_pixels(*opened.size)
+    except Unreadable as problem:
+        raise Unreadable(f"embeds a picture that {problem}") from problem
+    except Exception:  # not a picture Pillow reads: cairosvg says what it makes of it
+        pass
+    return data
