@@ -119,17 +119,15 @@ def _name_parts_incrementally(package: Any) -> None:
     """python-pptx names each new part (notes page, picture) by walking every part of the
     package, which makes adding slides quadratic: a 2,000-slide deck spent minutes there.
     Walk once per name template instead, then hand out the free numbers in turn."""
-    taken: dict[str, set[int]] = {}
+    highest: dict[str, int] = {}  # the highest number taken, by name template
 
     def free_number(prefix: str) -> int:
-        if prefix not in taken:
-            taken[prefix] = {part.partname.idx for part in package.iter_parts()
-                             if part.partname.startswith(prefix)
-                             and part.partname.idx is not None}
-        numbers = taken[prefix]
-        number = max(numbers, default=0) + 1
-        numbers.add(number)
-        return number
+        if prefix not in highest:
+            highest[prefix] = max((part.partname.idx for part in package.iter_parts()
+                                   if part.partname.startswith(prefix)
+                                   and part.partname.idx is not None), default=0)
+        highest[prefix] += 1
+        return highest[prefix]
 
     def next_partname(template: str) -> PackURI:
         prefix = template[: (template % 42).find("42")]
@@ -610,6 +608,8 @@ class _Deck:
         self.slide_ids = prs.part._element.get_or_add_sldIdLst()
         self.next_slide_id = max([255, *(int(slide_id.get("id"))
                                          for slide_id in self.slide_ids)]) + 1
+        #: How many slides the list holds (lxml counts an element's children one by one).
+        self.slide_count = len(self.slide_ids)
         self.layouts: dict[tuple[SlideKind, bool], tuple[Any, list[_Copy]]] = {}
         self.pictures = _PictureParts(self.package, last, self.now)
         self.notes_master: tuple[Any, list[_Copy]] | None = None
@@ -617,7 +617,8 @@ class _Deck:
     def add_slide(self, placed: PlacedSlide) -> None:
         has_title = any(isinstance(s, TextShape) and s.is_title for s in placed.shapes)
         layout_part, copies = self.layout(placed.kind, has_title)
-        number = len(self.slide_ids) + 1
+        self.slide_count += 1
+        number = self.slide_count
         part = _WrittenPart(PackURI(f"/ppt/slides/slide{number}.xml"),
                             CONTENT_TYPE.PML_SLIDE, self.package, b"", [])
         # python-pptx's relate_to looks through every relationship of the presentation for
