@@ -8,6 +8,7 @@ import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,11 @@ SECTION_START = re.compile(r"^#{1,6}(?=[ \t]|$)", re.M)
 #: The top-level blocks that go on over a heading line while they are open: a section
 #: that ends in one reaching its last line may not end there.
 OPEN_ENDED = frozenset(("fence", "container_notes_open", "html_block", "front_matter"))
+#: The longest front matter read, in characters: a title page's keys take a few hundred;
+#: PyYAML reads some 100 KB a second, so this bounds its time too.
+MAX_FRONT_MATTER = 64 * 1024
+#: How deep front-matter lists and mappings may nest (each level is a call in PyYAML).
+MAX_FRONT_MATTER_DEPTH = 20
 
 
 class _DepthReportingBlockParser(ParserBlock):
@@ -337,7 +343,7 @@ def _parse_section(path: Path, text: str, first_line: int,
     blocks: list[Block] = []
     for node in SyntaxTreeNode(tokens).children:
         if node.type == "front_matter":
-            front_matter = _front_matter(node, path)
+            front_matter = _front_matter(node, path, diagnostics)
         else:
             blocks.extend(reader.blocks(node))
     return ParsedSection(front_matter, tuple(_explicit_note_paragraphs(blocks)),
@@ -355,7 +361,7 @@ def _parse_whole(path: Path, text: str, diagnostics: Diagnostics) -> Document:
     blocks: list[Block] = []
     for node in tree.children:
         if node.type == "front_matter":
-            front_matter = _front_matter(node, path)
+            front_matter = _front_matter(node, path, diagnostics)
         else:
             blocks.extend(reader.blocks(node))
     return Document(path, front_matter, tuple(_explicit_note_paragraphs(blocks)))
@@ -374,15 +380,27 @@ def front_matter_line(text: str, key: str) -> int:
     return 1
 
 
-def _front_matter(node: SyntaxTreeNode, path: Path) -> dict[str, object]:
+def _front_matter(node: SyntaxTreeNode, path: Path,
+                  diagnostics: Diagnostics) -> dict[str, object]:
+    if len(node.content) > MAX_FRONT_MATTER:
+        raise DeckgenError(f"front matter is longer than {MAX_FRONT_MATTER // 1024} KB; keep "
+                           "the title page's keys there and put the rest in the note", path, 1)
+    loader = _FrontMatterLoader(node.content)
     try:
-        data = yaml.safe_load(node.content)
+        data = loader.get_single_data()
+    except _FrontMatterRefused as exc:
+        raise DeckgenError(exc.message, path, exc.line + 2) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
         raise DeckgenError(f"front matter is not valid YAML ({getattr(exc, 'problem', exc)}); "
                            "fix it between the --- lines: quote a value that holds ': ' or "
                            "starts with [, {, *, & or !", path, line) from exc
+    finally:
+        loader.dispose()
+    for line, value, problem in loader.kept_as_text:
+        diagnostics.warn(f"front matter value {value!r} is not a valid {problem}; kept as "
+                         "text", path, line + 2)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -390,6 +408,69 @@ def _front_matter(node: SyntaxTreeNode, path: Path) -> dict[str, object]:
                            path, 1)
     return {without_controls(str(key)): _yaml_without_controls(value)
             for key, value in data.items()}
+
+
+class _FrontMatterRefused(Exception):
+    """What the front matter may not hold, at a 0-based line of the front matter."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without what lets a few bytes cost minutes and gigabytes:
+    aliases (`*a` repeats all that `&a` names, so nine lists of nine aliases of nine… grow
+    to billions of values) and nesting deeper than MAX_FRONT_MATTER_DEPTH (each level is a
+    Python call). A date or number that Python cannot hold (2024-13-45) stays text, listed
+    in `kept_as_text`."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+        #: (0-based line, value, what it is not) of each value kept as text.
+        self.kept_as_text: list[tuple[int, str, str]] = []
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+        line = event.start_mark.line if event.start_mark is not None else 0
+        if isinstance(event, yaml.AliasEvent):
+            raise _FrontMatterRefused("front matter uses YAML aliases (&/*); write the values "
+                                      "out", line)
+        if self.depth >= MAX_FRONT_MATTER_DEPTH:
+            raise _FrontMatterRefused(f"front matter nests deeper than "
+                                      f"{MAX_FRONT_MATTER_DEPTH} levels; flatten it", line)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_yaml_timestamp(  # type: ignore[override]  # or the text
+            self, node: yaml.ScalarNode) -> date | str:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):
+            return self._kept_as_text(node, "date")
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int | str:  # type: ignore[override]
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:  # more digits than Python converts (4,300)
+            return self._kept_as_text(node, "number")
+
+    def _kept_as_text(self, node: yaml.ScalarNode, what: str) -> str:
+        value = str(self.construct_scalar(node))
+        self.kept_as_text.append((node.start_mark.line if node.start_mark else 0,
+                                  value[:40], what))
+        return value
+
+
+# The loader's own constructors (PyYAML copies its table for the subclass on the first one).
+_FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp",
+                                   _FrontMatterLoader.construct_yaml_timestamp)
+_FrontMatterLoader.add_constructor("tag:yaml.org,2002:int", _FrontMatterLoader.construct_yaml_int)
 
 
 def _yaml_without_controls(value: object) -> object:

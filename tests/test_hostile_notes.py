@@ -1,0 +1,115 @@
+"""Hostile notes: front matter that expands, links that run programs, markup nested without
+end, a note of very many headings; each ends in a deck or one line naming the note and
+line, bounded in time and memory."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT, CliResult, slide_text
+from pptx import Presentation
+
+from deckgen.parse import MAX_FRONT_MATTER, MAX_FRONT_MATTER_DEPTH
+
+Cli = Callable[..., CliResult]
+WriteMd = Callable[..., Path]
+
+#: What a bounded run may use: enough for a small build, far from what an attack takes.
+MEMORY_LIMIT = 2 * 1024**3
+SECONDS_LIMIT = 60
+
+
+def _limits() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    resource.setrlimit(resource.RLIMIT_CPU, (SECONDS_LIMIT, SECONDS_LIMIT))
+
+
+def bounded(*argv: str | Path) -> CliResult:
+    """`python -m deckgen ARGV` in a child process bounded in memory and time."""
+    process = subprocess.run([sys.executable, "-m", "deckgen", *map(str, argv)],
+                             capture_output=True, text=True, preexec_fn=_limits,
+                             timeout=SECONDS_LIMIT, cwd=REPO_ROOT,
+                             env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
+    return CliResult(process.returncode, process.stdout, process.stderr)
+
+
+def one_error(result: CliResult, where: str, *needles: str) -> None:
+    """The run failed (exit 1) with one line on stderr: an error at `where`."""
+    assert result.code == 1, result
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"deckgen: error: {where}: "), result.stderr
+    for needle in needles:
+        assert needle in result.stderr, (needle, result.stderr)
+
+
+# --- front matter ----------------------------------------------------------------------------
+
+
+def alias_bomb(levels: int) -> str:
+    """Front matter of a few hundred bytes whose aliases expand to 9**levels strings."""
+    lines = ["a0: &a0 [" + ", ".join(['"lol"'] * 9) + "]"]
+    lines += [f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 9) + "]"
+              for n in range(1, levels)]
+    return "---\ntitle: t\n" + "\n".join(lines) + "\n---\n## a\n\nb\n"
+
+
+@pytest.mark.parametrize("command", ["build", "check"])
+def test_a_yaml_alias_bomb_is_refused_at_its_line(write_md: WriteMd, tmp_path: Path,
+                                                  command: str) -> None:
+    bomb = alias_bomb(12)  # 9**12 strings: 282 billion
+    assert len(bomb.encode()) < 1000
+    source = write_md(bomb)
+    deck = tmp_path / "notes.pptx"
+    deck.write_bytes(b"previous deck")
+    started = time.monotonic()
+    args = ["-o", deck] if command == "build" else []
+    result = bounded(command, source, *args)
+    assert time.monotonic() - started < 20
+    one_error(result, f"{source}:4", "front matter uses YAML aliases (&/*); write the values out")
+    assert deck.read_bytes() == b"previous deck"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.md", "notes.pptx"]
+
+
+def test_any_alias_is_refused_even_a_harmless_one(cli: Cli, write_md: WriteMd,
+                                                  tmp_path: Path) -> None:
+    source = write_md("---\nauthor: &me Kim\ntitle: x\nsubject: *me\n---\n## a\n")
+    result = cli("build", source, "-o", tmp_path / "x.pptx")
+    one_error(result, f"{source}:4", "aliases")
+    assert not (tmp_path / "x.pptx").exists()
+
+
+def test_front_matter_nested_without_end_is_refused(cli: Cli, write_md: WriteMd,
+                                                    tmp_path: Path) -> None:
+    source = write_md("---\ntitle: t\nx: " + "[" * 30_000 + "]" * 30_000 + "\n---\n## a\n")
+    one_error(cli("build", source, "-o", tmp_path / "x.pptx"), f"{source}:3",
+              f"front matter nests deeper than {MAX_FRONT_MATTER_DEPTH} levels")
+    nested = "---\ntitle: t\nx: " + "[" * 5 + "1" + "]" * 5 + "\n---\n## a\n"
+    assert cli("build", write_md(nested), "-o", tmp_path / "y.pptx").code == 0
+
+
+def test_front_matter_longer_than_the_cap_is_refused(cli: Cli, write_md: WriteMd,
+                                                     tmp_path: Path) -> None:
+    source = write_md("---\ntitle: t\nabstract: " + "긴 " * MAX_FRONT_MATTER + "\n---\n## a\n")
+    one_error(cli("build", source, "-o", tmp_path / "x.pptx"), f"{source}:1",
+              "front matter is longer than")
+
+
+@pytest.mark.parametrize(("value", "what"), [("2024-13-45", "date"), ("2024-02-30", "date"),
+                                             ("0000-01-01", "date"), ("9" * 5000, "number")])
+def test_a_value_python_cannot_hold_is_kept_as_text_with_a_warning(
+        cli: Cli, write_md: WriteMd, tmp_path: Path, value: str, what: str) -> None:
+    source = write_md(f"---\ntitle: 제목\ndate: {value}\n---\n## a\n\nb\n")
+    result = cli("build", source, "-o", tmp_path / "x.pptx")
+    assert result.code == 0, result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert f"{source}:3: warning: front matter value '{value[:40]}' is not a valid {what}; " \
+        "kept as text" in result.stderr
+    if what == "date":
+        assert value in slide_text(Presentation(str(tmp_path / "x.pptx")).slides[0])
