@@ -38,6 +38,7 @@ from deckgen.model import (
     Span,
     Table,
     ThematicBreak,
+    clickable,
 )
 
 #: Inline HTML tags that change formatting: tag -> Span attribute it switches on.
@@ -672,7 +673,8 @@ class _InlineBuilder:
             elif kind == "s":
                 self.walk(node.children, {**fmt, "strike": True})
             elif kind == "link":
-                self.walk(node.children, {**fmt, "link": str(node.attrs.get("href", ""))})
+                self.walk(node.children, {**fmt, "link": self.link(str(node.attrs.get("href",
+                                                                                  "")))})
             elif kind == "image":
                 alt = "".join(child.content for child in node.children)
                 self.images.append(Image(str(node.attrs.get("src", "")), alt, self.line,
@@ -681,6 +683,17 @@ class _InlineBuilder:
                 self.html(node.content, fmt)
             else:
                 self.walk(node.children, fmt)
+
+    def link(self, address: str) -> str | None:
+        """A link's address, or None (its text stays plain) for one that could open a
+        share, a file or a program when clicked (model.clickable)."""
+        if clickable(address):
+            return address
+        shown = address if len(address) <= 80 else address[:79] + "…"
+        self.reader.diagnostics.warn(f"link to {shown!r} kept as plain text: only http, https "
+                                     "and mailto links are clickable in a deck",
+                                     self.reader.path, self.line)
+        return None
 
     def html(self, html: str, fmt: dict[str, Any]) -> None:
         if html.startswith("<!--"):

@@ -43,6 +43,7 @@ from deckgen.model import (
     DeckMeta,
     SlideKind,
     Span,
+    clickable,
 )
 from deckgen.structure import NotesLine, notes_lines
 from deckgen.template import fit_scale
@@ -914,7 +915,7 @@ class _SlideXml:
 
     def with_click(self, xml: str, link: str | None) -> str:
         """A shape that opens `link` when clicked (the first `p:cNvPr` gets the link)."""
-        if not link:
+        if not link or not clickable(link):
             return xml
         start = xml.index("<p:cNvPr ")
         end = xml.index("/>", start)
@@ -1103,8 +1104,8 @@ class _TextXml:
                 role = "code"
             colour = theme.inline_code_color.lstrip("#").upper()
             bold = bold or theme.inline_code_bold
-        link = links(span.link) if span.link else ""
-        if span.link:
+        link = links(span.link) if span.link and clickable(span.link) else ""
+        if link:
             colour = theme.color("link")
         key = (role, round(placed.size * 100), bold, placed.italic or span.italic,
                span.strike, colour, link)

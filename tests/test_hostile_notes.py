@@ -5,17 +5,21 @@ line, bounded in time and memory."""
 from __future__ import annotations
 
 import os
+import re
 import resource
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, CliResult, slide_text
+from conftest import REPO_ROOT, CliResult, notes_text, slide_text
 from pptx import Presentation
+from pptx.opc.constants import RELATIONSHIP_TYPE
 
+from deckgen.model import clickable
 from deckgen.parse import MAX_FRONT_MATTER, MAX_FRONT_MATTER_DEPTH
 
 Cli = Callable[..., CliResult]
@@ -113,3 +117,58 @@ def test_a_value_python_cannot_hold_is_kept_as_text_with_a_warning(
         "kept as text" in result.stderr
     if what == "date":
         assert value in slide_text(Presentation(str(tmp_path / "x.pptx")).slides[0])
+
+
+# --- links -----------------------------------------------------------------------------------
+
+HOSTILE_LINKS = ["smb://10.0.0.1/share/x.docx", "search-ms:query=invoice&crumb=location:\\\\h",
+                 "ms-word:ofe|u|http://example.com/a.docx", "evil.exe", "../secret.md",
+                 "#a-slide", "//host/share", "FILE:///etc/passwd", "vbscript:msgbox",
+                 "ms-excel:ofv|u|https://example.com/b.xlsx", "\\\\host\\share"]
+SAFE_LINKS = ["https://example.com/a", "HTTP://EXAMPLE.ORG", "mailto:kim@example.com"]
+
+
+def test_only_http_https_and_mailto_links_become_hyperlinks(cli: Cli, write_md: WriteMd,
+                                                            tmp_path: Path) -> None:
+    lines = [f"- [hostile {n}](<{link}>)" for n, link in enumerate(HOSTILE_LINKS)]
+    lines += [f"- <{link}>" for link in HOSTILE_LINKS if ":" in link]  # autolinks
+    lines += [f"- [safe {n}]({link})" for n, link in enumerate(SAFE_LINKS)]
+    source = write_md("## 링크\n\n" + "\n".join(lines) + "\n\n<!-- notes: see [x](smb://h/s) -->\n")
+    deck = tmp_path / "x.pptx"
+    result = cli("build", source, "-o", deck)
+    assert result.code == 0, result.stderr
+    warned = re.findall(rf"^{re.escape(str(source))}:(\d+): warning: link to '([^']*)' kept "
+                        r"as plain text: only http, https and mailto links are clickable",
+                        result.stderr, re.M)
+    # markdown-it itself makes no link of file: and vbscript: (its text stays as written)
+    refused_by_markdown_it = 4
+    assert len(warned) == len(lines) - len(SAFE_LINKS) - refused_by_markdown_it + 1, \
+        result.stderr
+    assert warned[0] == ("3", "smb://10.0.0.1/share/x.docx")
+    targets = []
+    with zipfile.ZipFile(deck) as archive:
+        for name in archive.namelist():
+            if name.endswith(".rels"):
+                rels = archive.read(name).decode()
+                targets += re.findall(r'Target="([^"]*)"[^>]*TargetMode="External"', rels)
+                assert rels.count('TargetMode="External"') == len(re.findall(
+                    r'Type="[^"]*/hyperlink"', rels)), name
+    assert sorted(targets) == sorted(SAFE_LINKS)
+    prs = Presentation(str(deck))
+    for slide in prs.slides:
+        for rel in slide.part.rels.values():
+            if rel.reltype == RELATIONSHIP_TYPE.HYPERLINK:
+                assert rel.target_ref.split(":")[0].lower() in ("http", "https", "mailto")
+    shown = "".join(slide_text(slide) + notes_text(slide) for slide in prs.slides)
+    assert all(f"hostile {n}" in shown for n in range(len(HOSTILE_LINKS)))
+
+
+@pytest.mark.parametrize("address", [*HOSTILE_LINKS, "javascript:alert(1)", "data:text/html,x",
+                                     " https://padded", "httpx://a", ""])
+def test_an_address_of_another_scheme_is_not_clickable(address: str) -> None:
+    assert not clickable(address)
+
+
+@pytest.mark.parametrize("address", SAFE_LINKS)
+def test_web_and_mail_addresses_are_clickable(address: str) -> None:
+    assert clickable(address)
