@@ -66,6 +66,12 @@ SPACING_CONTROLS = "\x0b\x0c\r\x1c\x1d\x1e\x1f\x85"
 MAX_NESTING = 50
 #: Where in markdown-it's env the lines dropped for nesting too deep are listed.
 TOO_DEEP_KEY = "deckgen_too_deep"
+#: How deep emphasis, strikethrough and links may nest in a line: markdown-it pairs any
+#: number of `*` (250 deep took Python past its recursion limit); deeper pairs are dropped,
+#: their text kept with the formatting of the 20th.
+MAX_INLINE_NESTING = 20
+#: The meta key of an inline token whose too deep pairs were dropped, so that it is reported.
+FLATTENED_KEY = "deckgen_flattened"
 #: A line that opens an ATX heading at the margin. Outside the blocks below, such a line
 #: always starts a top-level block, so the note can be cut there into sections that
 #: markdown-it parses on their own to the same blocks (parse_document).
@@ -186,6 +192,8 @@ def parse_tokens(text: str,
     pending = list(tokens)
     while pending:
         token = pending.pop()
+        if token.type == "inline":
+            _flatten_deep_inline(token)
         if CONTROL_CHARS.search(token.content):
             token.content = without_controls(token.content)
         if CONTROL_CHARS.search(token.info):
@@ -195,6 +203,31 @@ def parse_tokens(text: str,
                 token.attrs[name] = without_controls(value)
         pending.extend(token.children or ())
     return tokens, env.get(TOO_DEEP_KEY, [])
+
+
+def _flatten_deep_inline(token: Token) -> None:
+    """Drop the open and close tokens nested deeper than MAX_INLINE_NESTING in an inline
+    token's children (their text stays), marking the token when any was."""
+    children = token.children or []
+    depth = 0
+    kept: list[bool] = []  # for each open pair, whether its tokens stay
+    out: list[Token] = []
+    for child in children:
+        if child.nesting == 1:
+            kept.append(depth < MAX_INLINE_NESTING)
+            depth += kept[-1]
+            if kept[-1]:
+                out.append(child)
+        elif child.nesting == -1:
+            keep = kept.pop() if kept else True
+            depth -= keep
+            if keep:
+                out.append(child)
+        else:
+            out.append(child)
+    if len(out) < len(children):
+        token.children = out
+        token.meta = {**(token.meta or {}), FLATTENED_KEY: True}
 
 
 def _warn_too_deep(lines: list[int], path: Path, offset: int,
@@ -600,6 +633,10 @@ class _BlockReader:
 
     def inline(self, node: SyntaxTreeNode, line: int) -> tuple[Inline, list[Image]]:
         """The spans of an inline node, and the images found among them (taken out)."""
+        if node.meta and node.meta.get(FLATTENED_KEY):
+            self.diagnostics.warn(f"emphasis or links nested more than {MAX_INLINE_NESTING} "
+                                  "deep: the deeper formatting is dropped, the text kept; nest "
+                                  "less deeply", self.path, line)
         builder = _InlineBuilder(self, line)
         builder.walk(node.children, {})
         return builder.result()

@@ -172,3 +172,38 @@ def test_an_address_of_another_scheme_is_not_clickable(address: str) -> None:
 @pytest.mark.parametrize("address", SAFE_LINKS)
 def test_web_and_mail_addresses_are_clickable(address: str) -> None:
     assert clickable(address)
+
+
+# --- markup nested without end ---------------------------------------------------------------
+
+DEEP = "*a " * 250 + "깊은 말" + " b*" * 250
+DEEP_MIXED = "".join("*a **b " for _ in range(150)) + "깊은 말" + " b** a*" * 150
+
+
+@pytest.mark.parametrize(("note", "line"), [
+    (f"## a\n\n{DEEP}\n", 3),
+    (f"## a\n\n{DEEP_MIXED}\n", 3),
+    (f"## {DEEP}\n\nb\n", 1),
+    (f"## a\n\n| h |\n|---|\n| {DEEP} |\n", 3),
+    (f"## a\n\n- item\n  - {DEEP}\n", 4),
+    (f"## a\n\nb\n\n<!-- notes:\n\n{DEEP}\n-->\n", 7),
+    (f"## a\n\n[{DEEP}](https://example.com)\n", 3),
+], ids=["paragraph", "mixed", "heading", "table", "list", "notes", "link"])
+def test_emphasis_nested_250_deep_is_flattened_with_a_warning(
+        cli: Cli, write_md: WriteMd, tmp_path: Path, note: str, line: int) -> None:
+    source = write_md(note)
+    result = cli("build", source, "-o", tmp_path / "x.pptx")
+    assert result.code == 0, result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert f"{source}:{line}: warning: emphasis or links nested more than 20 deep: the deeper " \
+        "formatting is dropped, the text kept" in result.stderr, result.stderr
+    prs = Presentation(str(tmp_path / "x.pptx"))
+    shown = "".join(slide_text(slide) + notes_text(slide) for slide in prs.slides)
+    assert "깊은 말" in shown
+
+
+def test_emphasis_nested_20_deep_keeps_its_formatting(cli: Cli, write_md: WriteMd,
+                                                     tmp_path: Path) -> None:
+    source = write_md("## a\n\n" + "*a " * 20 + "x" + " b*" * 20 + "\n")
+    result = cli("build", source, "-o", tmp_path / "x.pptx")
+    assert result.code == 0 and "warning" not in result.stderr, result.stderr
