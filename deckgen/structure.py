@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar, cast
 
-from deckgen.errors import Diagnostics
+from deckgen.errors import DeckgenError, Diagnostics
 from deckgen.model import (
     Block,
     Callout,
@@ -43,6 +43,10 @@ Result = TypeVar("Result")
 
 #: Headings of these levels open a slide; deeper ones stay inside the section's body.
 SLIDE_HEADING_LEVELS = (1, 2, 3)
+#: The most slides a note may make: a term's lectures are a few thousand; each slide costs
+#: about 1 ms and 45 KB while the deck is built, so this bounds a build to about half a
+#: minute and a gigabyte.
+MAX_SLIDES = 20_000
 
 MONTHS = {name: number for number, names in enumerate((
     ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
@@ -195,6 +199,10 @@ def _build_deck(document: Document, diagnostics: Diagnostics) -> Deck:
                 and section.title == meta.title and not _has_content(section.blocks)):
             continue
         slides.extend(_section_slides(section, diagnostics))
+        if len(slides) > MAX_SLIDES:
+            raise DeckgenError(f"the note makes more than {MAX_SLIDES:,} slides (slide "
+                               f"{MAX_SLIDES + 1:,} is made here); split it into several notes",
+                               document.source, section.heading.line)
     return Deck(document.source, meta, tuple(slides))
 
 

@@ -19,6 +19,7 @@ from conftest import REPO_ROOT, CliResult, notes_text, slide_text
 from pptx import Presentation
 from pptx.opc.constants import RELATIONSHIP_TYPE
 
+import deckgen.structure
 from deckgen.model import clickable
 from deckgen.parse import MAX_FRONT_MATTER, MAX_FRONT_MATTER_DEPTH
 
@@ -207,3 +208,24 @@ def test_emphasis_nested_20_deep_keeps_its_formatting(cli: Cli, write_md: WriteM
     source = write_md("## a\n\n" + "*a " * 20 + "x" + " b*" * 20 + "\n")
     result = cli("build", source, "-o", tmp_path / "x.pptx")
     assert result.code == 0 and "warning" not in result.stderr, result.stderr
+
+
+# --- very many headings ----------------------------------------------------------------------
+
+
+def test_a_note_of_more_slides_than_the_cap_is_refused_at_the_first_one_too_many(
+        cli: Cli, write_md: WriteMd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deckgen.structure, "MAX_SLIDES", 30)
+    source = write_md("".join(f"## Heading {n}\n\nPoint {n}.\n\n" for n in range(40)))
+    deck = tmp_path / "notes.pptx"
+    deck.write_bytes(b"previous deck")
+    for command in (["build", source, "-o", deck], ["check", source]):
+        # the title slide and 30 headings' slides: the 30th heading (line 117) is one too many
+        one_error(cli(*command), f"{source}:117",
+                  "the note makes more than 30 slides (slide 31 is made here); split it into "
+                  "several notes")
+    assert deck.read_bytes() == b"previous deck"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.md", "notes.pptx"]
+    source.write_text("".join(f"## Heading {n}\n\nPoint {n}.\n\n" for n in range(29)))
+    assert cli("build", source, "-o", deck, "-q").code == 0
+    assert len(Presentation(str(deck)).slides) == 30
