@@ -9,6 +9,7 @@ import re
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from collections.abc import Callable
@@ -38,11 +39,21 @@ def _limits() -> None:
 
 def bounded(*argv: str | Path) -> CliResult:
     """`python -m deckgen ARGV` in a child process bounded in memory and time."""
-    process = subprocess.run([sys.executable, "-m", "deckgen", *map(str, argv)],
-                             capture_output=True, text=True, preexec_fn=_limits,
-                             timeout=SECONDS_LIMIT, cwd=REPO_ROOT,
-                             env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
-    return CliResult(process.returncode, process.stdout, process.stderr)
+    return bounded_with_peak(*argv)[0]
+
+
+def bounded_with_peak(*argv: str | Path) -> tuple[CliResult, int]:
+    """`python -m deckgen ARGV` bounded in memory and time, and its peak resident set size
+    in bytes (its own rusage, from wait4)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen([sys.executable, "-m", "deckgen", *map(str, argv)],
+                                   stdout=out, stderr=err, text=True, preexec_fn=_limits,
+                                   cwd=REPO_ROOT, env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return CliResult(process.returncode, out.read(), err.read()), usage.ru_maxrss * 1024
 
 
 def one_error(result: CliResult, where: str, *needles: str) -> None:
@@ -229,3 +240,19 @@ def test_a_note_of_more_slides_than_the_cap_is_refused_at_the_first_one_too_many
     source.write_text("".join(f"## Heading {n}\n\nPoint {n}.\n\n" for n in range(29)))
     assert cli("build", source, "-o", deck, "-q").code == 0
     assert len(Presentation(str(deck)).slides) == 30
+
+
+# --- very long paragraphs ----------------------------------------------------------------------
+
+
+def test_a_12_mb_paragraph_builds_in_memory_proportional_to_it(write_md: WriteMd,
+                                                                tmp_path: Path) -> None:
+    """Splitting it into sentences listed every character with its span: 0.9 GB for 12 MB."""
+    words = ("컨테이너는", "host", "커널을", "shares", "e.g.", "공유한다", "and")
+    text = " ".join(("**굵게**" if n % 1000 == 500 else words[n % 7])
+                    + ("." if n % 1000 == 999 else "") for n in range(1_600_000))
+    source = write_md(f"## 긴 문단\n\n{text}\n")
+    assert source.stat().st_size > 12_000_000
+    result, peak = bounded_with_peak("build", source, "-o", tmp_path / "x.pptx", "-q")
+    assert result.code == 0, result.stderr
+    assert peak < 450 * 2**20, f"{peak / 2**20:.0f} MB"  # 300 MB here
