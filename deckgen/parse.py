@@ -79,6 +79,9 @@ SECTION_START = re.compile(r"^#{1,6}(?=[ \t]|$)", re.M)
 #: The top-level blocks that go on over a heading line while they are open: a section
 #: that ends in one reaching its last line may not end there.
 OPEN_ENDED = frozenset(("fence", "container_notes_open", "html_block", "front_matter"))
+#: The largest note read: ten times a long lecture's notes. Parsing takes 70 to 330 bytes
+#: of memory a byte of Markdown (a dense table the most), so this bounds it to a few GB.
+MAX_NOTE_BYTES = 8 * 2**20
 #: The longest front matter read, in characters: a title page's keys take a few hundred;
 #: PyYAML reads some 100 KB a second, so this bounds its time too.
 MAX_FRONT_MATTER = 64 * 1024
@@ -128,10 +131,14 @@ def read_source(path: Path) -> str:
         raise DeckgenError("is not a regular file (a pipe or device?); give a Markdown file",
                            path)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            data = file.read(MAX_NOTE_BYTES + 1)
     except OSError as exc:
         raise DeckgenError(f"cannot be read ({exc.strerror}); check its permissions", path) \
             from exc
+    if len(data) > MAX_NOTE_BYTES:
+        raise DeckgenError(f"is larger than {MAX_NOTE_BYTES // 2**20} MB, more than a deck can "
+                           "show; split it into several notes", path)
     if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
         raise DeckgenError("is UTF-32; save it as UTF-8 and build again", path)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_like_utf16(data):

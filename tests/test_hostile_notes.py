@@ -22,7 +22,7 @@ from pptx.opc.constants import RELATIONSHIP_TYPE
 
 import deckgen.structure
 from deckgen.model import clickable
-from deckgen.parse import MAX_FRONT_MATTER, MAX_FRONT_MATTER_DEPTH
+from deckgen.parse import MAX_FRONT_MATTER, MAX_FRONT_MATTER_DEPTH, MAX_NOTE_BYTES
 
 Cli = Callable[..., CliResult]
 WriteMd = Callable[..., Path]
@@ -245,14 +245,31 @@ def test_a_note_of_more_slides_than_the_cap_is_refused_at_the_first_one_too_many
 # --- very long paragraphs ----------------------------------------------------------------------
 
 
-def test_a_12_mb_paragraph_builds_in_memory_proportional_to_it(write_md: WriteMd,
-                                                                tmp_path: Path) -> None:
-    """Splitting it into sentences listed every character with its span: 0.9 GB for 12 MB."""
+def test_an_8_mb_paragraph_builds_in_memory_proportional_to_it(write_md: WriteMd,
+                                                               tmp_path: Path) -> None:
+    """Splitting it into sentences listed every character with its span: 0.6 GB for 8 MB."""
     words = ("컨테이너는", "host", "커널을", "shares", "e.g.", "공유한다", "and")
     text = " ".join(("**굵게**" if n % 1000 == 500 else words[n % 7])
-                    + ("." if n % 1000 == 999 else "") for n in range(1_600_000))
+                    + ("." if n % 1000 == 999 else "") for n in range(960_000))
     source = write_md(f"## 긴 문단\n\n{text}\n")
-    assert source.stat().st_size > 12_000_000
+    assert 8_000_000 < source.stat().st_size <= MAX_NOTE_BYTES, source.stat().st_size
     result, peak = bounded_with_peak("build", source, "-o", tmp_path / "x.pptx", "-q")
     assert result.code == 0, result.stderr
-    assert peak < 450 * 2**20, f"{peak / 2**20:.0f} MB"  # 300 MB here
+    assert peak < 350 * 2**20, f"{peak / 2**20:.0f} MB"  # 170 MB here, 700 MB before
+
+
+def test_a_note_larger_than_the_cap_is_refused_before_it_is_read_whole(
+        cli: Cli, tmp_path: Path) -> None:
+    source = tmp_path / "huge.md"
+    with source.open("wb") as file:  # sparse: 4 GB on no disk
+        file.write(b"## a\n\n")
+        file.truncate(4 * 2**30)
+    deck = tmp_path / "huge.pptx"
+    started = time.monotonic()
+    result = bounded("build", source, "-o", deck)
+    assert time.monotonic() - started < 10
+    one_error(result, str(source), "is larger than 8 MB, more than a deck can show; split it "
+              "into several notes")
+    assert not deck.exists()
+    source.write_text("## a\n\n" + "b" * (MAX_NOTE_BYTES - 10))
+    assert cli("build", source, "-o", deck, "-q").code == 0
