@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -273,3 +274,45 @@ def test_a_note_larger_than_the_cap_is_refused_before_it_is_read_whole(
     assert not deck.exists()
     source.write_text("## a\n\n" + "b" * (MAX_NOTE_BYTES - 10))
     assert cli("build", source, "-o", deck, "-q").code == 0
+
+
+# --- stopping a long parse -------------------------------------------------------------------
+
+
+def handles(pid: int, signum: int) -> bool:
+    """Whether a process has its own handler for a signal (Linux: /proc's SigCgt mask)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"^SigCgt:\s*([0-9a-f]+)$", status, re.M)
+    return match is not None and bool(int(match[1], 16) >> (signum - 1) & 1)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("kill", [signal.SIGTERM, signal.SIGINT], ids=lambda kill: kill.name)
+def test_a_signal_stops_a_long_parse_promptly(write_md: WriteMd, tmp_path: Path,
+                                              kill: signal.Signals) -> None:
+    source = write_md("".join(f"## 제목 {n}\n\n- *점* {n}\n" for n in range(80_000)))
+    deck = tmp_path / "notes.pptx"
+    deck.write_bytes(b"previous deck")
+    process = subprocess.Popen([sys.executable, "-m", "deckgen", "build", source, "-o", deck],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               cwd=REPO_ROOT, env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
+    try:
+        deadline = time.monotonic() + 30
+        while not handles(process.pid, signal.SIGTERM):  # main() runs: the build started
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.02)
+        time.sleep(1.0)  # parsing 80,000 headings takes several seconds
+        assert process.poll() is None, "the parse ended before the signal"
+        process.send_signal(kill)
+        sent = time.monotonic()
+        _, stderr = process.communicate(timeout=30)
+        stopped_after = time.monotonic() - sent
+    finally:
+        process.kill()
+    assert stopped_after < 3, f"{stopped_after:.1f} s"
+    assert process.returncode == (143 if kill is signal.SIGTERM else 130), stderr
+    word = "terminated" if kill is signal.SIGTERM else "interrupted"
+    # no "deckgen: parsed" line before it: stopped while parsing, without a traceback
+    assert stderr == f"deckgen: {word}; nothing was written\n"
+    assert deck.read_bytes() == b"previous deck"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.md", "notes.pptx"]
