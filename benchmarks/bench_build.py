@@ -8,7 +8,10 @@
 Cases: `intro` (content/intro.md); `photos` (500 slides of prose, lists, callouts, code and
 tables, 100 of them with a 3000 × 2000 JPEG photo beside the text, the photos drawn by
 benchmarks/bench_images.py's generator); `text` (500, 1,000 and 2,000 such slides without
-photos, to show that the cost grows linearly); `watch` (`build --watch` of the photos note:
+photos, to show that the cost grows linearly); `headings` (notes of 5,000, 10,000 and
+19,999 short headings, a slide each: time and memory grow linearly up to the 20,000-slide
+cap; and 100,000 headings, which the cap refuses: what refusing costs); `watch` (`build
+--watch` of the photos note:
 the first build, then the rebuild after a one-line edit, timed inside the process).
 
 The notes are generated from fixed seeds once into a cache folder in the temporary directory
@@ -51,7 +54,7 @@ INTRO = REPO_ROOT / "content" / "intro.md"
 PHOTO_SLIDES = 500
 PHOTO_COUNT = 100
 TEXT_SIZES = (500, 1000, 2000)
-HEADING_COUNTS = (5000, 10_000, 20_000)
+HEADING_COUNTS = (5000, 10_000, 19_999)  # the last with its title slide: 20,000 slides
 #: A note of this many headings makes more slides than a note may (structure.MAX_SLIDES).
 REFUSED_HEADINGS = 100_000
 
