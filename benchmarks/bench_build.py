@@ -11,8 +11,8 @@ benchmarks/bench_images.py's generator); `text` (500, 1,000 and 2,000 such slide
 photos, to show that the cost grows linearly); `headings` (notes of 5,000, 10,000 and
 19,999 short headings, a slide each: time and memory grow linearly up to the 20,000-slide
 cap; and 100,000 headings, which the cap refuses: what refusing costs); `watch` (`build
---watch` of the photos note:
-the first build, then the rebuild after a one-line edit, timed inside the process).
+--watch` of the photos note: the first build, then the rebuild after a one-line edit, timed
+inside the process).
 
 The notes are generated from fixed seeds once into a cache folder in the temporary directory
 (the photos into bench_images.py's cache) and reused. Every build runs in a child process
