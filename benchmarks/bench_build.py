@@ -458,8 +458,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="deckgen-bench-build-"))
     print(f"python {sys.version.split()[0]}, {_cores()} cores, load average "
           f"{os.getloadavg()[0]:.2f}; wall and cpu: median of {args.runs} runs "
-          f"({args.photo_runs} for photos and watch) after a warm-up; peak: largest RSS of "
-          "a run's process tree")
+          f"({args.photo_runs} for photos, headings and watch) after a warm-up; peak: largest "
+          "RSS of a run's process tree")
     start, imports = machine_reference(max(args.runs, 5), children)
     print(f"this machine now: starting Python {start:.3f} s; importing python-pptx, "
           f"markdown-it-py and Pillow {imports:.3f} s (the targets were set where that "
