@@ -221,14 +221,14 @@ def _flatten_deep_inline(token: Token) -> None:
     out: list[Token] = []
     for child in children:
         if child.nesting == 1:
-            kept.append(depth < MAX_INLINE_NESTING)
-            depth += kept[-1]
-            if kept[-1]:
+            keep = depth < MAX_INLINE_NESTING
+            kept.append(keep)
+            if keep:
+                depth += 1
                 out.append(child)
         elif child.nesting == -1:
-            keep = kept.pop() if kept else True
-            depth -= keep
-            if keep:
+            if kept.pop() if kept else True:
+                depth -= 1
                 out.append(child)
         else:
             out.append(child)
