@@ -2,14 +2,17 @@
 
     python3 benchmarks/bench_build.py                 # every case (a few minutes)
     python3 benchmarks/bench_build.py --cases intro text --runs 5
-    python3 benchmarks/bench_build.py --photo-runs 3  # photo and watch cases 3 times too
+    python3 benchmarks/bench_build.py --photo-runs 3  # photo, headings, watch 3 times too
     git archive REV | tar -x -C /tmp/old && python3 benchmarks/bench_build.py --deckgen /tmp/old
 
 Cases: `intro` (content/intro.md); `photos` (500 slides of prose, lists, callouts, code and
 tables, 100 of them with a 3000 × 2000 JPEG photo beside the text, the photos drawn by
 benchmarks/bench_images.py's generator); `text` (500, 1,000 and 2,000 such slides without
-photos, to show that the cost grows linearly); `watch` (`build --watch` of the photos note:
-the first build, then the rebuild after a one-line edit, timed inside the process).
+photos, to show that the cost grows linearly); `headings` (notes of 5,000, 10,000 and
+19,999 short headings, a slide each: time and memory grow linearly up to the 20,000-slide
+cap; and 100,000 headings, which the cap refuses: what refusing costs); `watch` (`build
+--watch` of the photos note: the first build, then the rebuild after a one-line edit, timed
+inside the process).
 
 The notes are generated from fixed seeds once into a cache folder in the temporary directory
 (the photos into bench_images.py's cache) and reused. Every build runs in a child process
@@ -51,6 +54,9 @@ INTRO = REPO_ROOT / "content" / "intro.md"
 PHOTO_SLIDES = 500
 PHOTO_COUNT = 100
 TEXT_SIZES = (500, 1000, 2000)
+HEADING_COUNTS = (5000, 10_000, 19_999)  # the last with its title slide: 20,000 slides
+#: A note of this many headings makes more slides than a note may (structure.MAX_SLIDES).
+REFUSED_HEADINGS = 100_000
 
 # --- corpora ---------------------------------------------------------------------------------
 
@@ -120,6 +126,11 @@ def text_note(slides: int) -> str:
     return "\n".join(lines)
 
 
+def headings_note(headings: int) -> str:
+    """A note of `headings` level-2 headings, each over one short line: a slide each."""
+    return "".join(f"## Heading {number}\n\nPoint {number}.\n\n" for number in range(headings))
+
+
 def photo_note(slides: int, photos: list[Path]) -> str:
     """A note of `slides` slides, all text sections; every (slides / photos)-th also shows
     one photo beside its text, as study notes do."""
@@ -153,6 +164,11 @@ class Case:
     note: Path
     resources: Path
     runs: int
+    #: The build's exit code: 1 for a note deckgen refuses (no deck).
+    code: int = 0
+    #: Whether the bare python-pptx script and pandoc are measured too (not beside the
+    #: headings cases: python-pptx alone adds slides in quadratic time).
+    others: bool = True
 
 
 def corpora(cases: list[str], runs: int, photo_runs: int) -> list[Case]:
@@ -171,6 +187,14 @@ def corpora(cases: list[str], runs: int, photo_runs: int) -> list[Case]:
         for slides in TEXT_SIZES:
             note = write_if_changed(CACHE / f"text-{slides}.md", text_note(slides))
             chosen.append(Case(f"{slides} text slides", note, CACHE, runs))
+    if "headings" in cases:
+        for headings in HEADING_COUNTS:
+            note = write_if_changed(CACHE / f"headings-{headings}.md", headings_note(headings))
+            chosen.append(Case(f"{headings} headings", note, CACHE, photo_runs, others=False))
+        note = write_if_changed(CACHE / f"headings-{REFUSED_HEADINGS}.md",
+                                headings_note(REFUSED_HEADINGS))
+        chosen.append(Case(f"{REFUSED_HEADINGS} headings (refused)", note, CACHE, photo_runs,
+                           code=1, others=False))
     return chosen
 
 
@@ -277,8 +301,9 @@ def child(deckgen_root: Path) -> Child:
     return Child(deckgen_root, environment)
 
 
-def measure(command: list[str], deck: Path, child: Child) -> Run:
-    """Run a command once; its wall time, its process tree's peak RSS and the deck's size."""
+def measure(command: list[str], deck: Path, child: Child, code: int = 0) -> Run:
+    """Run a command once; its wall time, its process tree's peak RSS and the deck's size
+    (0 when it is to fail with exit `code`)."""
     deck.unlink(missing_ok=True)
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
@@ -287,11 +312,11 @@ def measure(command: list[str], deck: Path, child: Child) -> Run:
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
+        if process.returncode != code:
             errors.seek(0)
             raise SystemExit(f"failed ({process.returncode}): {' '.join(command)}\n"
                              f"{errors.read().decode(errors='replace')}")
-    return Run(seconds, usage.ru_maxrss * 1024, deck.stat().st_size,
+    return Run(seconds, usage.ru_maxrss * 1024, deck.stat().st_size if code == 0 else 0,
                usage.ru_utime + usage.ru_stime)
 
 
@@ -318,10 +343,10 @@ def machine_reference(runs: int, child: Child) -> tuple[float, float]:
 
 
 def measure_runs(command: list[str], deck: Path, runs: int,
-                 child: Child) -> Run:
+                 child: Child, code: int = 0) -> Run:
     """One warm-up, then `runs` runs: the median time, the largest peak, the deck size."""
-    measure(command, deck, child)
-    measured = [measure(command, deck, child) for _ in range(runs)]
+    measure(command, deck, child, code)
+    measured = [measure(command, deck, child, code) for _ in range(runs)]
     return Run(statistics.median(run.seconds for run in measured),
                max(run.peak_bytes for run in measured), measured[-1].deck_bytes,
                statistics.median(run.cpu_seconds for run in measured))
@@ -412,11 +437,12 @@ def row(label: str, deckgen: Run, other: Run | None) -> str:
 def main() -> int:
     """Generate (or reuse) the corpora, measure every case, print the table."""
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    options.add_argument("--cases", nargs="+", default=["intro", "photos", "text", "watch"],
-                         choices=["intro", "photos", "text", "watch"])
+    options.add_argument("--cases", nargs="+",
+                         default=["intro", "photos", "text", "headings", "watch"],
+                         choices=["intro", "photos", "text", "headings", "watch"])
     options.add_argument("--runs", type=int, default=3, help="runs per case (default 3)")
     options.add_argument("--photo-runs", type=int, default=1,
-                         help="runs of the photo and watch cases (default 1)")
+                         help="runs of the photo, headings and watch cases (default 1)")
     options.add_argument("--no-bare", action="store_true", help="skip the python-pptx script")
     options.add_argument("--deckgen", type=Path, default=REPO_ROOT, metavar="DIR",
                          help="measure the deckgen package found in DIR, e.g. an older "
@@ -432,8 +458,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="deckgen-bench-build-"))
     print(f"python {sys.version.split()[0]}, {_cores()} cores, load average "
           f"{os.getloadavg()[0]:.2f}; wall and cpu: median of {args.runs} runs "
-          f"({args.photo_runs} for photos and watch) after a warm-up; peak: largest RSS of "
-          "a run's process tree")
+          f"({args.photo_runs} for photos, headings and watch) after a warm-up; peak: largest "
+          "RSS of a run's process tree")
     start, imports = machine_reference(max(args.runs, 5), children)
     print(f"this machine now: starting Python {start:.3f} s; importing python-pptx, "
           f"markdown-it-py and Pillow {imports:.3f} s (the targets were set where that "
@@ -444,15 +470,16 @@ def main() -> int:
             deck = work / "deck.pptx"
             deckgen = measure_runs([sys.executable, "-m", "deckgen", "build", str(case.note),
                                     "-o", str(deck), "-q", "--resource-path",
-                                    str(case.resources)], deck, case.runs, children)
+                                    str(case.resources)], deck, case.runs, children,
+                                   case.code)
             bare = None
-            if not args.no_bare:
+            if not args.no_bare and case.others:
                 spec = bare_spec(case)
                 bare = measure_runs([sys.executable, "-c", BARE_SCRIPT, str(spec),
                                      str(work / "bare.pptx")], work / "bare.pptx", case.runs,
                                     children)
             print(row(case.name, deckgen, bare), flush=True)
-            if pandoc:
+            if pandoc and case.others:
                 run = measure_runs([pandoc, str(case.note), "-o", str(work / "pandoc.pptx"),
                                     f"--resource-path={case.note.parent}:{case.resources}"],
                                    work / "pandoc.pptx", case.runs, children)

@@ -30,6 +30,7 @@ from deckgen.model import (
     SlideKind,
     Span,
     Table,
+    clickable,
     plain_text,
 )
 from deckgen.theme import Theme
@@ -790,7 +791,7 @@ class DeckLayout:
         while size > 8 and self.text_height([(spans, 0, size, "body", False)], box.w,
                                             insets) > box.h:
             size -= 1
-        link = picture.ref.src if picture.ref.src.lower().startswith("http") else None
+        link = picture.ref.src if clickable(picture.ref.src) else None
         return TextShape(f"Picture {number} placeholder", box,
                          (PlacedParagraph((Span(label, link=link),), size, theme.color("muted"),
                                           align="center",

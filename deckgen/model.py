@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -38,6 +39,18 @@ class Span:
 
 
 Inline = tuple[Span, ...]
+
+#: The schemes of the links a deck makes clickable: web pages and mail. Any other (smb:,
+#: file:, search-ms:, ms-word:, javascript:, or none, as in `setup.exe`) can open a share,
+#: a local file or a program when clicked in PowerPoint.
+CLICKABLE_SCHEMES = frozenset(("http", "https", "mailto"))
+LINK_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
+
+
+def clickable(address: str) -> bool:
+    """Whether a link's address may become a hyperlink: http, https or mailto."""
+    match = LINK_SCHEME.match(address)
+    return match is not None and match[1].lower() in CLICKABLE_SCHEMES
 
 
 def plain_text(spans: Inline) -> str:

@@ -8,6 +8,7 @@ import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from deckgen.model import (
     Span,
     Table,
     ThematicBreak,
+    clickable,
 )
 
 #: Inline HTML tags that change formatting: tag -> Span attribute it switches on.
@@ -64,6 +66,12 @@ SPACING_CONTROLS = "\x0b\x0c\r\x1c\x1d\x1e\x1f\x85"
 MAX_NESTING = 50
 #: Where in markdown-it's env the lines dropped for nesting too deep are listed.
 TOO_DEEP_KEY = "deckgen_too_deep"
+#: How deep emphasis, strikethrough and links may nest in a line: markdown-it pairs any
+#: number of `*` (250 deep took Python past its recursion limit); deeper pairs are dropped,
+#: their text kept with the formatting of the 20th.
+MAX_INLINE_NESTING = 20
+#: The meta key of an inline token whose too deep pairs were dropped, so that it is reported.
+FLATTENED_KEY = "deckgen_flattened"
 #: A line that opens an ATX heading at the margin. Outside the blocks below, such a line
 #: always starts a top-level block, so the note can be cut there into sections that
 #: markdown-it parses on their own to the same blocks (parse_document).
@@ -71,6 +79,14 @@ SECTION_START = re.compile(r"^#{1,6}(?=[ \t]|$)", re.M)
 #: The top-level blocks that go on over a heading line while they are open: a section
 #: that ends in one reaching its last line may not end there.
 OPEN_ENDED = frozenset(("fence", "container_notes_open", "html_block", "front_matter"))
+#: The largest note read: ten times a long lecture's notes. Parsing takes 70 to 330 bytes
+#: of memory a byte of Markdown (a dense table the most), so this bounds it to a few GB.
+MAX_NOTE_BYTES = 8 * 2**20
+#: The longest front matter read, in characters: a title page's keys take a few hundred;
+#: PyYAML reads some 100 KB a second, so this bounds its time too.
+MAX_FRONT_MATTER = 64 * 1024
+#: How deep front-matter lists and mappings may nest (each level is a call in PyYAML).
+MAX_FRONT_MATTER_DEPTH = 20
 
 
 class _DepthReportingBlockParser(ParserBlock):
@@ -115,10 +131,14 @@ def read_source(path: Path) -> str:
         raise DeckgenError("is not a regular file (a pipe or device?); give a Markdown file",
                            path)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            data = file.read(MAX_NOTE_BYTES + 1)
     except OSError as exc:
         raise DeckgenError(f"cannot be read ({exc.strerror}); check its permissions", path) \
             from exc
+    if len(data) > MAX_NOTE_BYTES:
+        raise DeckgenError(f"is larger than {MAX_NOTE_BYTES // 2**20} MB, more than a deck can "
+                           "show; split it into several notes", path)
     if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
         raise DeckgenError("is UTF-32; save it as UTF-8 and build again", path)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_like_utf16(data):
@@ -179,6 +199,8 @@ def parse_tokens(text: str,
     pending = list(tokens)
     while pending:
         token = pending.pop()
+        if token.type == "inline":
+            _flatten_deep_inline(token)
         if CONTROL_CHARS.search(token.content):
             token.content = without_controls(token.content)
         if CONTROL_CHARS.search(token.info):
@@ -188,6 +210,31 @@ def parse_tokens(text: str,
                 token.attrs[name] = without_controls(value)
         pending.extend(token.children or ())
     return tokens, env.get(TOO_DEEP_KEY, [])
+
+
+def _flatten_deep_inline(token: Token) -> None:
+    """Drop the open and close tokens nested deeper than MAX_INLINE_NESTING in an inline
+    token's children (their text stays), marking the token when any was."""
+    children = token.children or []
+    depth = 0
+    kept: list[bool] = []  # for each open pair, whether its tokens stay
+    out: list[Token] = []
+    for child in children:
+        if child.nesting == 1:
+            keep = depth < MAX_INLINE_NESTING
+            kept.append(keep)
+            if keep:
+                depth += 1
+                out.append(child)
+        elif child.nesting == -1:
+            if kept.pop() if kept else True:
+                depth -= 1
+                out.append(child)
+        else:
+            out.append(child)
+    if len(out) < len(children):
+        token.children = out
+        token.meta = {**(token.meta or {}), FLATTENED_KEY: True}
 
 
 def _warn_too_deep(lines: list[int], path: Path, offset: int,
@@ -337,7 +384,7 @@ def _parse_section(path: Path, text: str, first_line: int,
     blocks: list[Block] = []
     for node in SyntaxTreeNode(tokens).children:
         if node.type == "front_matter":
-            front_matter = _front_matter(node, path)
+            front_matter = _front_matter(node, path, diagnostics)
         else:
             blocks.extend(reader.blocks(node))
     return ParsedSection(front_matter, tuple(_explicit_note_paragraphs(blocks)),
@@ -349,16 +396,30 @@ def _parse_whole(path: Path, text: str, diagnostics: Diagnostics) -> Document:
     sections depend on each other)."""
     tokens, too_deep = parse_tokens(text)
     _warn_too_deep(too_deep, path, 0, diagnostics)
-    tree = SyntaxTreeNode(tokens)
     reader = _BlockReader(path, diagnostics)
     front_matter: dict[str, object] = {}
     blocks: list[Block] = []
-    for node in tree.children:
+    for node in _top_level_nodes(tokens):
         if node.type == "front_matter":
-            front_matter = _front_matter(node, path)
+            front_matter = _front_matter(node, path, diagnostics)
         else:
             blocks.extend(reader.blocks(node))
     return Document(path, front_matter, tuple(_explicit_note_paragraphs(blocks)))
+
+
+def _top_level_nodes(tokens: list[Token]) -> Iterator[SyntaxTreeNode]:
+    """The syntax tree's top-level nodes, each built from its own tokens when it is asked
+    for, the tokens let go of as they are (`tokens` is emptied): the tree of a whole note
+    held as much memory again as its tokens (130 MB for 100,000 headings)."""
+    pending = tokens[::-1]
+    tokens.clear()
+    while pending:
+        group = [pending.pop()]
+        nesting: int = group[0].nesting
+        while nesting > 0 and pending:
+            group.append(pending.pop())
+            nesting += group[-1].nesting
+        yield from SyntaxTreeNode(group).children
 
 
 def front_matter_line(text: str, key: str) -> int:
@@ -374,15 +435,27 @@ def front_matter_line(text: str, key: str) -> int:
     return 1
 
 
-def _front_matter(node: SyntaxTreeNode, path: Path) -> dict[str, object]:
+def _front_matter(node: SyntaxTreeNode, path: Path,
+                  diagnostics: Diagnostics) -> dict[str, object]:
+    if len(node.content) > MAX_FRONT_MATTER:
+        raise DeckgenError(f"front matter is longer than {MAX_FRONT_MATTER // 1024} KB; keep "
+                           "the title page's keys there and put the rest in the note", path, 1)
+    loader = _FrontMatterLoader(node.content)
     try:
-        data = yaml.safe_load(node.content)
+        data = loader.get_single_data()
+    except _FrontMatterRefused as exc:
+        raise DeckgenError(exc.message, path, exc.line + 2) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
         raise DeckgenError(f"front matter is not valid YAML ({getattr(exc, 'problem', exc)}); "
                            "fix it between the --- lines: quote a value that holds ': ' or "
                            "starts with [, {, *, & or !", path, line) from exc
+    finally:
+        loader.dispose()
+    for line, value, problem in loader.kept_as_text:
+        diagnostics.warn(f"front matter value {value!r} is not a valid {problem}; kept as "
+                         "text", path, line + 2)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -390,6 +463,69 @@ def _front_matter(node: SyntaxTreeNode, path: Path) -> dict[str, object]:
                            path, 1)
     return {without_controls(str(key)): _yaml_without_controls(value)
             for key, value in data.items()}
+
+
+class _FrontMatterRefused(Exception):
+    """What the front matter may not hold, at a 0-based line of the front matter."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without what lets a few bytes cost minutes and gigabytes:
+    aliases (`*a` repeats all that `&a` names, so nine lists of nine aliases of nine… grow
+    to billions of values) and nesting deeper than MAX_FRONT_MATTER_DEPTH (each level is a
+    Python call). A date or number that Python cannot hold (2024-13-45) stays text, listed
+    in `kept_as_text`."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+        #: (0-based line, value, what it is not) of each value kept as text.
+        self.kept_as_text: list[tuple[int, str, str]] = []
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+        line = event.start_mark.line if event.start_mark is not None else 0
+        if isinstance(event, yaml.AliasEvent):
+            raise _FrontMatterRefused("front matter uses YAML aliases (&/*); write the values "
+                                      "out", line)
+        if self.depth >= MAX_FRONT_MATTER_DEPTH:
+            raise _FrontMatterRefused(f"front matter nests deeper than "
+                                      f"{MAX_FRONT_MATTER_DEPTH} levels; flatten it", line)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_yaml_timestamp(  # type: ignore[override]  # or the text
+            self, node: yaml.ScalarNode) -> date | str:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):
+            return self._kept_as_text(node, "date")
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int | str:  # type: ignore[override]
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:  # more digits than Python converts (4,300)
+            return self._kept_as_text(node, "number")
+
+    def _kept_as_text(self, node: yaml.ScalarNode, what: str) -> str:
+        value = str(self.construct_scalar(node))
+        self.kept_as_text.append((node.start_mark.line if node.start_mark else 0,
+                                  value[:40], what))
+        return value
+
+
+# The loader's own constructors (PyYAML copies its table for the subclass on the first one).
+_FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp",
+                                   _FrontMatterLoader.construct_yaml_timestamp)
+_FrontMatterLoader.add_constructor("tag:yaml.org,2002:int", _FrontMatterLoader.construct_yaml_int)
 
 
 def _yaml_without_controls(value: object) -> object:
@@ -518,6 +654,10 @@ class _BlockReader:
 
     def inline(self, node: SyntaxTreeNode, line: int) -> tuple[Inline, list[Image]]:
         """The spans of an inline node, and the images found among them (taken out)."""
+        if node.meta and node.meta.get(FLATTENED_KEY):
+            self.diagnostics.warn(f"emphasis or links nested more than {MAX_INLINE_NESTING} "
+                                  "deep: the deeper formatting is dropped, the text kept; nest "
+                                  "less deeply", self.path, line)
         builder = _InlineBuilder(self, line)
         builder.walk(node.children, {})
         return builder.result()
@@ -591,7 +731,8 @@ class _InlineBuilder:
             elif kind == "s":
                 self.walk(node.children, {**fmt, "strike": True})
             elif kind == "link":
-                self.walk(node.children, {**fmt, "link": str(node.attrs.get("href", ""))})
+                self.walk(node.children, {**fmt, "link": self.link(str(node.attrs.get("href",
+                                                                                  "")))})
             elif kind == "image":
                 alt = "".join(child.content for child in node.children)
                 self.images.append(Image(str(node.attrs.get("src", "")), alt, self.line,
@@ -600,6 +741,17 @@ class _InlineBuilder:
                 self.html(node.content, fmt)
             else:
                 self.walk(node.children, fmt)
+
+    def link(self, address: str) -> str | None:
+        """A link's address, or None (its text stays plain) for one that could open a
+        share, a file or a program when clicked (model.clickable)."""
+        if clickable(address):
+            return address
+        shown = address if len(address) <= 80 else address[:79] + "…"
+        self.reader.diagnostics.warn(f"link to {shown!r} kept as plain text: only http, https "
+                                     "and mailto links are clickable in a deck",
+                                     self.reader.path, self.line)
+        return None
 
     def html(self, html: str, fmt: dict[str, Any]) -> None:
         if html.startswith("<!--"):

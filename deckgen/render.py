@@ -43,6 +43,7 @@ from deckgen.model import (
     DeckMeta,
     SlideKind,
     Span,
+    clickable,
 )
 from deckgen.structure import NotesLine, notes_lines
 from deckgen.template import fit_scale
@@ -119,17 +120,15 @@ def _name_parts_incrementally(package: Any) -> None:
     """python-pptx names each new part (notes page, picture) by walking every part of the
     package, which makes adding slides quadratic: a 2,000-slide deck spent minutes there.
     Walk once per name template instead, then hand out the free numbers in turn."""
-    taken: dict[str, set[int]] = {}
+    highest: dict[str, int] = {}  # the highest number taken, by name template
 
     def free_number(prefix: str) -> int:
-        if prefix not in taken:
-            taken[prefix] = {part.partname.idx for part in package.iter_parts()
-                             if part.partname.startswith(prefix)
-                             and part.partname.idx is not None}
-        numbers = taken[prefix]
-        number = max(numbers, default=0) + 1
-        numbers.add(number)
-        return number
+        if prefix not in highest:
+            highest[prefix] = max((part.partname.idx for part in package.iter_parts()
+                                   if part.partname.startswith(prefix)
+                                   and part.partname.idx is not None), default=0)
+        highest[prefix] += 1
+        return highest[prefix]
 
     def next_partname(template: str) -> PackURI:
         prefix = template[: (template % 42).find("42")]
@@ -610,6 +609,8 @@ class _Deck:
         self.slide_ids = prs.part._element.get_or_add_sldIdLst()
         self.next_slide_id = max([255, *(int(slide_id.get("id"))
                                          for slide_id in self.slide_ids)]) + 1
+        #: How many slides the list holds (lxml counts an element's children one by one).
+        self.slide_count = len(self.slide_ids)
         self.layouts: dict[tuple[SlideKind, bool], tuple[Any, list[_Copy]]] = {}
         self.pictures = _PictureParts(self.package, last, self.now)
         self.notes_master: tuple[Any, list[_Copy]] | None = None
@@ -617,7 +618,8 @@ class _Deck:
     def add_slide(self, placed: PlacedSlide) -> None:
         has_title = any(isinstance(s, TextShape) and s.is_title for s in placed.shapes)
         layout_part, copies = self.layout(placed.kind, has_title)
-        number = len(self.slide_ids) + 1
+        self.slide_count += 1
+        number = self.slide_count
         part = _WrittenPart(PackURI(f"/ppt/slides/slide{number}.xml"),
                             CONTENT_TYPE.PML_SLIDE, self.package, b"", [])
         # python-pptx's relate_to looks through every relationship of the presentation for
@@ -913,7 +915,7 @@ class _SlideXml:
 
     def with_click(self, xml: str, link: str | None) -> str:
         """A shape that opens `link` when clicked (the first `p:cNvPr` gets the link)."""
-        if not link:
+        if not link or not clickable(link):
             return xml
         start = xml.index("<p:cNvPr ")
         end = xml.index("/>", start)
@@ -1102,8 +1104,8 @@ class _TextXml:
                 role = "code"
             colour = theme.inline_code_color.lstrip("#").upper()
             bold = bold or theme.inline_code_bold
-        link = links(span.link) if span.link else ""
-        if span.link:
+        link = links(span.link) if span.link and clickable(span.link) else ""
+        if link:
             colour = theme.color("link")
         key = (role, round(placed.size * 100), bold, placed.italic or span.italic,
                span.strike, colour, link)
