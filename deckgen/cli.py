@@ -267,10 +267,10 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
 
 def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run the parsed command; every error, an interruption and a bug end in one line."""
-    if args.command in ("build", "check", "preview"):
-        start_font_listing()  # text is measured on installed fonts: list them meanwhile
-        defer_unused_imports()
     try:
+        if args.command in ("build", "check", "preview"):
+            start_font_listing()  # text is measured on installed fonts: list them meanwhile
+            defer_unused_imports()
         if args.command == "build":
             return run_build(args, out, err)
         if args.command == "check":
@@ -296,6 +296,12 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"deckgen: {'terminated' if terminated else 'interrupted'}; {outcome}",
               file=err)
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+    except MemoryError:
+        source = getattr(args, "source", None)
+        named = f"{source}: " if source else ""
+        print(f"deckgen: error: {named}out of memory; nothing was written (split the note, or "
+              "make its pictures smaller)", file=err)
+        return EXIT_FAILED
     except OSError as error:  # a path the system refuses: a name too long, a loop of links
         print(error_message(path_error(error, given_paths(args))), file=err)
         return EXIT_FAILED

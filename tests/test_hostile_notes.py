@@ -332,3 +332,24 @@ def test_a_signal_stops_a_long_parse_promptly(write_md: WriteMd, tmp_path: Path,
     assert stderr == f"deckgen: {word}; nothing was written\n"
     assert deck.read_bytes() == b"previous deck"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.md", "notes.pptx"]
+
+
+def test_running_out_of_memory_is_one_line_and_keeps_the_previous_deck(
+        cli: Cli, write_md: WriteMd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = write_md("# Talk\n\n## One\n\nText.\n")
+    deck = tmp_path / "x.pptx"
+    assert cli("build", source, "-o", deck).code == 0
+    before = deck.read_bytes()
+
+    def exhausted(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(deckgen.structure, "build_deck", exhausted)
+    monkeypatch.setattr("deckgen.build.build_deck", exhausted)
+    result = cli("build", source, "-o", deck)
+    assert result.code == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert f"{source}: out of memory; nothing was written" in result.stderr
+    assert "internal error" not in result.stderr
+    assert deck.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.md", "x.pptx"]
