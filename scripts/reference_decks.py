@@ -627,9 +627,18 @@ def clip(text: str, limit: int = 90) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+def around(was: str, now: str) -> tuple[str, str]:
+    """Two texts from a little before where they part, clipped."""
+    common = next((i for i, (x, y) in enumerate(zip(was, now, strict=False)) if x != y),
+                  min(len(was), len(now)))
+    start = max(0, common - 30)
+    lead = "…" if start else ""
+    return clip(lead + was[start:]), clip(lead + now[start:])
+
+
 def member_hint(old: bytes, new: bytes) -> str:
     """How two versions of a zip member differ, in a line: the first changed XML element
-    (or text), else the first differing byte."""
+    (with its text), else the first differing byte."""
     try:
         old_text, new_text = old.decode("utf-8"), new.decode("utf-8")
     except UnicodeDecodeError:
@@ -638,9 +647,16 @@ def member_hint(old: bytes, new: bytes) -> str:
         return f"binary, {len(old)} vs {len(new)} bytes, first difference at byte {at}"
     a, b = xml_tokens(old_text), xml_tokens(new_text)
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if tag != "equal":
-            was, now = " ".join(a[i1:i2][:2]), " ".join(b[j1:j2][:2])
-            return f"-{clip(was)!r} +{clip(now)!r}"
+        if tag == "equal":
+            continue
+        was, now = "".join(a[i1:i2][:3]), "".join(b[j1:j2][:3])
+        before = f" after {clip(a[i1 - 1], 60)!r}" if i1 else ""
+        if tag == "insert":
+            return f"inserted{before}: +{clip(now)!r}"
+        if tag == "delete":
+            return f"removed{before}: -{clip(was)!r}"
+        was, now = around(was, now)
+        return f"-{was!r} +{now!r}"
     return "same text, other bytes"
 
 
@@ -649,12 +665,13 @@ def zip_difference(old: bytes, new: bytes) -> str:
     with zipfile.ZipFile(io.BytesIO(old)) as a, zipfile.ZipFile(io.BytesIO(new)) as b:
         names_a, names_b = a.namelist(), b.namelist()
         only_b = [name for name in names_b if name not in set(names_a)]
-        for name in names_a:
+        differing = [name for name in names_a
+                     if name not in names_b or a.read(name) != b.read(name)]
+        more = f" (and {len(differing) - 1} more members differ)" if len(differing) > 1 else ""
+        for name in differing[:1]:
             if name not in names_b:
-                return f"{name}: only in the reference"
-            data_a, data_b = a.read(name), b.read(name)
-            if data_a != data_b:
-                return f"{name}: {member_hint(data_a, data_b)}"
+                return f"{name}: only in the reference{more}"
+            return f"{name}: {member_hint(a.read(name), b.read(name))}{more}"
         if only_b:
             return f"{only_b[0]}: only in the rebuilt deck"
         if names_a != names_b:
