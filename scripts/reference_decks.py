@@ -779,6 +779,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"INPUT      {problem}")
                 return 1
         if args.command == "build":
+            if folder.is_dir() and any(folder.iterdir()) and not (folder / MANIFEST).is_file():
+                raise SystemExit(f"{folder} holds other files and no {MANIFEST}: give an "
+                                 "empty or new folder, or one an earlier build wrote")
             folder.mkdir(parents=True, exist_ok=True)
             inputs, results, seconds = run_build(folder, checkout, args.corpus.resolve(),
                                                  args.jobs, args.only, args.verbose)
