@@ -58,6 +58,9 @@ PATH_KEYS = (("", "template"), ("logo", "image"), ("background", "image"))
 #: What a theme file may be: its size, and how deeply its tables and arrays may nest.
 MAX_THEME_BYTES = 256 * 1024
 MAX_THEME_DEPTH = 16
+#: Dots a line may hold outside strings and comments: dotted keys and table names cost
+#: tomllib time quadratic in their length, so a line with more is refused before parsing.
+MAX_LINE_DOTS = 4 * MAX_THEME_DEPTH
 #: Characters a font name cannot hold (control characters).
 CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f]")
 #: Debian packages of the open fonts deckgen measures with (see measure.METRIC_EQUIVALENTS).
@@ -261,11 +264,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise DeckgenError(f"theme is not UTF-8 text (byte 0x{raw[exc.start]:02X}); save it "
                            "as UTF-8", path, raw.count(b"\n", 0, exc.start) + 1) from exc
-    for number, line in enumerate(text.splitlines(), start=1):
-        key = line if line.lstrip().startswith("[") else line.partition("=")[0]
-        if key.count(".") > MAX_THEME_DEPTH:  # tomllib takes quadratic time on such keys
-            raise DeckgenError(f"theme nests tables or arrays more than {MAX_THEME_DEPTH} "
-                               "deep", path, number)
+    number = _line_with_many_dots(text)
+    if number is not None:  # tomllib takes quadratic time on long dotted keys
+        raise DeckgenError(f"theme nests tables or arrays more than {MAX_THEME_DEPTH} "
+                           "deep", path, number)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -277,6 +279,52 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise DeckgenError(f"theme nests tables or arrays more than {MAX_THEME_DEPTH} deep",
                            path)
     return data
+
+
+def _line_with_many_dots(text: str) -> int | None:
+    """The number of the first line with more than MAX_LINE_DOTS dots outside strings and
+    comments (wherever they stand: in a table header, a key, an inline table's key), None
+    when there is none. TOML keys and inline tables end with their line; a multi-line
+    string may span lines and its dots are not counted."""
+    number, dots, index, end = 1, 0, 0, len(text)
+    while index < end:
+        char = text[index]
+        if char == "\n":
+            number, dots = number + 1, 0
+        elif char == ".":
+            dots += 1
+            if dots > MAX_LINE_DOTS:
+                return number
+        elif char == "#":
+            newline = text.find("\n", index)
+            index = end if newline < 0 else newline
+            continue
+        elif char in "\"'":
+            quote = text[index:index + 3] if text[index:index + 3] == char * 3 else char
+            closing = _string_end(text, index + len(quote), quote)
+            number += text.count("\n", index, closing)
+            index = closing
+            continue
+        index += 1
+    return None
+
+
+def _string_end(text: str, start: int, quote: str) -> int:
+    """Where a TOML string opened by `quote` before `start` ends (just after its closing
+    quote; the text's end when it has none, which tomllib then reports). A basic string's
+    backslash escapes the next character; a single-line string ends with its line."""
+    index = start
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and quote[0] == '"':
+            index += 2
+            continue
+        if char == "\n" and len(quote) == 1:
+            return index
+        if text.startswith(quote, index):
+            return index + len(quote)
+        index += 1
+    return len(text)
 
 
 def _depth(value: object) -> int:

@@ -528,6 +528,36 @@ def test_bad_theme_file_is_a_clear_error(tmp_path: Path, note: Path, previous_de
     assert previous_deck.read_bytes() == b"the previous deck"
 
 
+@pytest.mark.parametrize("line", [
+    pytest.param(b'"x=y".' + b".".join([b"k"] * 120_000) + b" = 1", id="quoted-equals-key"),
+    pytest.param(b"a = {" + b".".join([b"k"] * 100_000) + b" = 1}", id="inline-table-key"),
+    pytest.param(b"a = [{" + b".".join([b"k"] * 100_000) + b" = 1}]", id="in-an-array"),
+])
+def test_long_dotted_key_is_refused_within_bounds(tmp_path: Path, note: Path,
+                                                  previous_deck: Path, line: bytes) -> None:
+    """Dots anywhere outside strings count, so no key or inline table escapes the cap
+    (tomllib takes minutes and gigabytes on such keys)."""
+    theme = tmp_path / "notes" / "mine.toml"
+    theme.write_bytes(b'name = "x"\n' + line + b"\n")
+    result = run_bounded("build", note, "-o", previous_deck, "--theme", theme,
+                         memory=1024, seconds=30)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip() == (f"deckgen: error: {theme}:2: theme nests tables or "
+                                     f"arrays more than 16 deep")
+    assert previous_deck.read_bytes() == b"the previous deck"
+
+
+def test_dots_in_comments_and_strings_are_not_counted(tmp_path: Path, note: Path) -> None:
+    theme = tmp_path / "notes" / "mine.toml"
+    theme.write_text('extends = "default"\n# ' + "a." * 40 + "\n"
+                     'description = """many dots\n' + "x." * 40 + '\n"""\n'
+                     "name = 'x" + "." * 40 + "' # ...\n", encoding="utf-8")
+    out = tmp_path / "out.pptx"
+    result = run_main("build", note, "-o", out, "--theme", theme)
+    assert result.code == 0, result.stderr
+    assert Presentation(str(out)).slides
+
+
 # --- 5: a theme's files follow the folder rule -------------------------------------------
 
 
