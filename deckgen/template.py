@@ -490,14 +490,25 @@ def _is_xml(name: str) -> bool:
 
 
 def _directory_size(data: bytes) -> int:
-    """The size a zip's end record gives its central directory (which zipfile reads
-    whole, at some ten times its size in memory); 0 when there is no end record (zipfile
-    then says what is wrong), the largest size for a ZIP64 one."""
-    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65557))
-    if end < 0 or len(data) < end + 22:
-        return 0
+    """The size a zip's end records give its central directory (which zipfile reads
+    whole, at some ten times its size in memory), found as zipfile finds them: the end
+    record at the very end, else the last one in the final 64 KB, and the ZIP64 record
+    just before its locator when one precedes the end record. 0 when there is no end
+    record (zipfile then says what is wrong)."""
+    end = len(data) - 22
+    if not (end >= 0 and data[end:end + 4] == b"PK\x05\x06" and data[-2:] == b"\0\0"):
+        end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65536 - 22))
+        if end < 0 or len(data) < end + 22:
+            return 0
     size = int.from_bytes(data[end + 12:end + 16], "little")
-    return MAX_TEMPLATE_BYTES if size == 0xFFFFFFFF else size
+    locator = end - 20
+    if locator >= 0 and data[locator:locator + 4] == b"PK\x06\x07":
+        record = locator - 56
+        if record < 0:
+            return size
+        if data[record:record + 4] == b"PK\x06\x06":
+            size = int.from_bytes(data[record + 40:record + 48], "little")
+    return size
 
 
 class _Damaged(DeckgenError):

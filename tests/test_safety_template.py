@@ -378,6 +378,32 @@ def test_template_of_too_many_parts_is_refused(tmp_path: Path, base_template: Pa
     assert caught.value.file == template
 
 
+@pytest.mark.parametrize("small_size", [0, 46, 0xFFFFFFFF])
+def test_zip64_directory_of_too_many_parts_is_refused(tmp_path: Path,
+                                                      small_size: int) -> None:
+    """The ZIP64 end record gives the directory's size that zipfile reads, whatever the
+    old end record says."""
+    name, data = b"a", b"x"
+    crc = zlib.crc32(data)
+    body = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0x21, crc, 1, 1, len(name),
+                       0) + name + data
+    entry = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0x21, crc, 1, 1,
+                        len(name), 0, 0, 0, 0, 0, 0) + name
+    count = 30_000
+    directory = entry * count
+    record = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count,
+                         len(directory), len(body))
+    locator = struct.pack("<IIQI", 0x07064B50, 0, len(body) + len(directory), 1)
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, small_size,
+                      0xFFFFFFFF, 0)
+    template = tmp_path / "z64.pptx"
+    template.write_bytes(body + directory + record + locator + end)
+    assert len(zipfile.ZipFile(template).namelist()) == count  # zipfile reads it all
+    with pytest.raises(DeckgenError, match="zip directory is larger than 1 MB") as caught:
+        read_template(template)
+    assert caught.value.file == template
+
+
 def test_a_large_template_file_is_refused(tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     path = make_template(tmp_path / "big.pptx")
