@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import posixpath
 import re
 import struct
 import subprocess
@@ -359,6 +360,10 @@ def test_picture_bomb_in_a_template_is_refused(tmp_path: Path, base_template: Pa
     entries[rels] = deflated(zipfile.ZipFile(base_template).read(rels).replace(
         b"</Relationships>", f'<Relationship Id="rId90" Type="{RELS}image" '
         'Target="../media/image1.png"/></Relationships>'.encode()))
+    entries[MASTER] = deflated(re.sub(
+        rb"<p:bg>.*?</p:bg>", f'<p:bg><p:bgPr><a:blipFill><a:blip xmlns:r="{R}" '
+        'r:embed="rId90"/></a:blipFill><a:effectLst/></p:bgPr></p:bg>'.encode(),
+        zipfile.ZipFile(base_template).read(MASTER)))
     entries["[Content_Types].xml"] = deflated(zipfile.ZipFile(base_template).read(
         "[Content_Types].xml").replace(
         b"</Types>", b'<Default Extension="png" ContentType="image/png"/></Types>'))
@@ -665,3 +670,284 @@ def test_template_font_name_with_control_characters_is_left_to_the_theme(
     out = tmp_path / "out.pptx"
     result = run_main("build", note, "-o", out, "--template", template)
     assert result.code == 0, result.stderr
+
+
+# --- carried parts: their types, names, references and pictures ---------------------------
+
+
+def edited_template(base: Path, path: Path, edit: Callable[[dict[str, bytes]], None]
+                    ) -> Path:
+    """The template `base` with its parts (by name) changed by `edit`."""
+    with zipfile.ZipFile(base) as package:
+        parts = {name: package.read(name) for name in package.namelist()}
+    edit(parts)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as package:
+        for name, data in parts.items():
+            package.writestr(name, data)
+    return path
+
+
+def add_relationships(parts: dict[str, bytes], part: str, xml: str) -> None:
+    folder, name = part.rsplit("/", 1)
+    rels = f"{folder}/_rels/{name}.rels"
+    parts[rels] = parts[rels].replace(b"</Relationships>", xml.encode() + b"</Relationships>")
+
+
+def add_shapes(parts: dict[str, bytes], part: str, xml: str) -> None:
+    parts[part] = parts[part].replace(b"</p:spTree>", xml.encode() + b"</p:spTree>")
+
+
+def add_types(parts: dict[str, bytes], xml: str) -> None:
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+        b"</Types>", xml.encode() + b"</Types>")
+
+
+def picture_shape(shape_id: int, name: str, rel_id: str) -> str:
+    return (f'<p:pic><p:nvPicPr><p:cNvPr id="{shape_id}" name="{name}"/><p:cNvPicPr/>'
+            f'<p:nvPr userDrawn="1"/></p:nvPicPr><p:blipFill><a:blip r:embed="{rel_id}"/>'
+            '<a:stretch><a:fillRect/></a:stretch></p:blipFill><p:spPr><a:xfrm>'
+            '<a:off x="0" y="0"/><a:ext cx="9144" cy="9144"/></a:xfrm><a:prstGeom '
+            'prst="rect"><a:avLst/></a:prstGeom></p:spPr></p:pic>')
+
+
+def text_shape(shape_id: int, name: str, inside_name: str = "") -> str:
+    return (f'<p:sp><p:nvSpPr><p:cNvPr id="{shape_id}" name="{name}">{inside_name}'
+            '</p:cNvPr><p:cNvSpPr/><p:nvPr userDrawn="1"/></p:nvSpPr><p:spPr><a:xfrm>'
+            '<a:off x="0" y="0"/><a:ext cx="9144" cy="9144"/></a:xfrm><a:prstGeom '
+            'prst="rect"><a:avLst/></a:prstGeom></p:spPr><p:txBody><a:bodyPr/><a:lstStyle/>'
+            '<a:p><a:r><a:rPr lang="en-US"/><a:t>Company</a:t></a:r></a:p></p:txBody></p:sp>')
+
+
+def png_header(width: int, height: int, bit_depth: int = 1, colour_type: int = 0) -> bytes:
+    """A PNG that is all header: what Pillow reads to learn a picture's size."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+
+
+def build_on(template: Path, note: Path, out: Path) -> tuple[str, zipfile.ZipFile]:
+    """Build the note on the template; the warnings and the deck, which must open and
+    have no dangling reference, no orphan part and no part name outside the package."""
+    result = run_main("build", note, "-o", out, "--template", template)
+    assert result.code == 0, result.stderr
+    assert "internal error" not in result.stderr
+    Presentation(str(out))
+    package = zipfile.ZipFile(out)
+    # r:id="" is a link that is only an action (a jump to the next slide): no relationship
+    assert {problem for problem in _dangling_references(package)
+            if not problem.endswith(":  undefined")} == set()
+    assert _unreachable_parts(package) == set()
+    assert not [name for name in package.namelist() if ".." in name or ":" in name]
+    return result.stderr, package
+
+
+@pytest.mark.parametrize(("kind", "target", "content_type", "shown"), [
+    pytest.param("theme", "../vbaProject.bin", "application/vnd.ms-office.vbaProject", False,
+                 id="macros-as-a-theme"),
+    pytest.param("image", "../embeddings/oleObject1.bin",
+                 "application/vnd.openxmlformats-officedocument.oleObject", True,
+                 id="object-as-a-picture"),
+    pytest.param("slideLayout", "../customXml/item1.xml", "application/xml", False,
+                 id="data-as-a-layout"),
+])
+def test_part_of_another_type_than_its_relationship_is_not_carried(
+        tmp_path: Path, note: Path, base_template: Path, kind: str, target: str,
+        content_type: str, shown: bool) -> None:
+    name = posixpath.normpath(posixpath.join("ppt/slideMasters", target))
+
+    def edit(parts: dict[str, bytes]) -> None:
+        parts[name] = b"\xd0\xcf\x11\xe0 not what it says"
+        add_types(parts, f'<Override PartName="/{name}" ContentType="{content_type}"/>')
+        add_relationships(parts, MASTER, f'<Relationship Id="rId80" Type="{RELS}{kind}" '
+                                         f'Target="{target}"/>')
+        if shown:
+            add_shapes(parts, MASTER, picture_shape(980, "Shown", "rId80"))
+
+    template = edited_template(base_template, tmp_path / "typed.pptx", edit)
+    stderr, package = build_on(template, note, tmp_path / "out.pptx")
+    assert name not in package.namelist()
+    assert b"rId80" not in package.read(MASTER)
+    assert b"rId80" not in package.read("ppt/slideMasters/_rels/slideMaster1.xml.rels")
+    dropped = [line for line in stderr.splitlines() if "not carried" in line]
+    assert len(dropped) == 1 and name in dropped[0] and str(template) in dropped[0]
+
+
+def test_only_what_needs_a_dropped_part_goes(tmp_path: Path, note: Path,
+                                            base_template: Path) -> None:
+    """A placeholder with custom data tags (think-cell and others add them) and a shape
+    whose hover sound is gone stay, without the tags and the sound; a link with no
+    relationship (r:id="") keeps its action, even beside a relationship without an id."""
+    def edit(parts: dict[str, bytes]) -> None:
+        master, count = re.subn(rb'(<p:ph type="title"/>)', rb'\1<p:custDataLst>'
+                                rb'<p:tags r:id="rId81"/></p:custDataLst>', parts[MASTER])
+        assert count == 1
+        parts[MASTER] = master
+        add_shapes(parts, MASTER, text_shape(
+            981, "Hover", '<a:hlinkHover r:id="" action="ppaction://noaction"><a:snd '
+            'r:embed="rId82" name="x.wav"/></a:hlinkHover>'))
+        add_shapes(parts, MASTER, text_shape(
+            982, "Jump", '<a:hlinkClick r:id="" action="ppaction://hlinkshowjump?'
+            'jump=nextslide"/>'))
+        add_relationships(parts, MASTER, (
+            f'<Relationship Id="rId81" Type="{RELS}tags" Target="../tags/tag1.xml"/>'
+            f'<Relationship Id="rId82" Type="{RELS}audio" Target="../media/x.wav"/>'
+            f'<Relationship Type="{RELS}oleObject" Target="../embeddings/x.bin"/>'))
+        parts["ppt/tags/tag1.xml"] = (f'<p:tagLst xmlns:p="{P}"><p:tag name="X" val="1"/>'
+                                      "</p:tagLst>").encode()
+        parts["ppt/media/x.wav"] = parts["ppt/embeddings/x.bin"] = b"RIFF"
+        add_types(parts, '<Override PartName="/ppt/tags/tag1.xml" ContentType="application/'
+                         'vnd.openxmlformats-officedocument.presentationml.tags+xml"/>')
+
+    template = edited_template(base_template, tmp_path / "tags.pptx", edit)
+    _, package = build_on(template, note, tmp_path / "out.pptx")
+    master = etree.fromstring(package.read(MASTER))
+    names = {shape.get("name") for shape in master.iter(f"{{{P}}}cNvPr")}
+    assert {"Hover", "Jump"} <= names
+    assert master.find(f".//{{{P}}}ph[@type='title']") is not None
+    assert master.find(f".//{{{P}}}custDataLst") is None
+    assert master.find(f".//{{{A}}}snd") is None
+    assert master.find(f".//{{{A}}}hlinkHover") is not None
+    jump = master.find(f".//{{{A}}}hlinkClick")
+    assert jump is not None and jump.get("action", "").endswith("jump=nextslide")
+    assert not [name for name in package.namelist() if "tags" in name or "wav" in name]
+
+
+def test_master_transition_sound_goes_with_its_sound_action(
+        tmp_path: Path, note: Path, base_template: Path) -> None:
+    def edit(parts: dict[str, bytes]) -> None:
+        parts[MASTER] = parts[MASTER].replace(b"<p:txStyles>", (
+            b'<p:transition><p:sndAc><p:stSnd><p:snd r:embed="rId83" name="a.wav"/>'
+            b"</p:stSnd></p:sndAc></p:transition><p:txStyles>"))
+        add_relationships(parts, MASTER, f'<Relationship Id="rId83" Type="{RELS}audio" '
+                                         'Target="../media/a.wav"/>')
+        parts["ppt/media/a.wav"] = b"RIFF....WAVEfmt "
+
+    template = edited_template(base_template, tmp_path / "sound.pptx", edit)
+    assert b"<p:stSnd>" in zipfile.ZipFile(template).read(MASTER)
+    out = tmp_path / "out.pptx"
+    _, package = build_on(template, note, out)
+    master = package.read(MASTER)
+    assert b"<p:transition" in master and b"sndAc" not in master and b"stSnd" not in master
+    audit = subprocess.run(["openxml-audit", "-f", "microsoft365", "-q", str(out)],
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+
+
+def test_targets_outside_the_package_and_dangling_references_are_removed(
+        tmp_path: Path, note: Path, base_template: Path) -> None:
+    secret_name = f"ppt/slideMasters/file:{tmp_path}/secret.png"
+
+    def edit(parts: dict[str, bytes]) -> None:
+        picture = png_header(8, 8, 8, 2)
+        parts["../evil.png"] = parts[secret_name] = picture
+        parts["ppt/media/fine.png"] = picture
+        add_types(parts, '<Default Extension="png" ContentType="image/png"/>')
+        add_relationships(parts, MASTER, (
+            f'<Relationship Id="rId84" Type="{RELS}image" Target="../../../evil.png"/>'
+            f'<Relationship Id="rId85" Type="{RELS}image" Target="file:{tmp_path}/'
+            'secret.png"/>'
+            f'<Relationship Id="rId86" Type="{RELS}image" Target="../media/fine.png"/>'))
+        add_shapes(parts, MASTER, picture_shape(984, "Escape", "rId84")
+                   + picture_shape(985, "Url", "rId85") + picture_shape(986, "Fine", "rId86")
+                   + picture_shape(987, "Dangling", "rId999"))
+
+    template = edited_template(base_template, tmp_path / "escape.pptx", edit)
+    stderr, package = build_on(template, note, tmp_path / "out.pptx")
+    relationships = package.read("ppt/slideMasters/_rels/slideMaster1.xml.rels")
+    assert b"file:" not in relationships and b"evil" not in relationships
+    master = package.read(MASTER)
+    assert b"rId84" not in master and b"rId85" not in master and b"rId999" not in master
+    assert b'name="Escape"' in master and b'name="Dangling"' in master
+    fine = [name for name in package.namelist() if name.startswith("ppt/media/fine")]
+    assert len(fine) == 1
+    dropped = [line for line in stderr.splitlines() if "not carried" in line]
+    assert len(dropped) == 1 and "../evil.png" in dropped[0]
+
+
+@pytest.mark.parametrize("part", ["ppt/theme/theme1.xml", "ppt/presProps.xml",
+                                  "ppt/viewProps.xml", MASTER, "[Content_Types].xml"])
+def test_doctype_in_a_template_part_is_refused(tmp_path: Path, note: Path,
+                                               base_template: Path, previous_deck: Path,
+                                               part: str) -> None:
+    def edit(parts: dict[str, bytes]) -> None:
+        body = re.sub(rb"^<\?xml[^>]*\?>\s*", b"", parts[part])
+        root = etree.fromstring(body).tag.split("}")[1]
+        parts[part] = (f'<?xml version="1.0"?><!DOCTYPE {root} [<!ENTITY e "x">]>'
+                       .encode() + body)
+
+    template = edited_template(base_template, tmp_path / "doctype.pptx", edit)
+    result = run_main("build", note, "-o", previous_deck, "--template", template)
+    assert result.code == 1, result.stderr
+    assert result.stderr.strip() == (f"deckgen: error: {template}: template refused: part "
+                                      f"{part} has a DOCTYPE, which Office parts never have")
+    assert previous_deck.read_bytes() == b"the previous deck"
+
+
+def test_master_without_its_content_type_is_a_clear_error(
+        tmp_path: Path, note: Path, base_template: Path, previous_deck: Path) -> None:
+    def edit(parts: dict[str, bytes]) -> None:
+        parts["[Content_Types].xml"], count = re.subn(
+            rb'<Override PartName="/ppt/slideMasters/slideMaster1.xml"[^>]*/>', b"",
+            parts["[Content_Types].xml"])
+        assert count == 1
+
+    template = edited_template(base_template, tmp_path / "untyped.pptx", edit)
+    result = run_main("build", note, "-o", previous_deck, "--template", template)
+    assert result.code == 1, result.stderr
+    assert result.stderr.strip() == (
+        f"deckgen: error: {template}: not a valid presentation: slide master {MASTER} "
+        "cannot be used (its content type is 'application/xml')")
+    assert previous_deck.read_bytes() == b"the previous deck"
+
+
+def test_part_names_in_content_types_match_without_regard_to_case(
+        tmp_path: Path, note: Path, base_template: Path) -> None:
+    def edit(parts: dict[str, bytes]) -> None:
+        parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+            b'PartName="/ppt/slideMasters/slideMaster1.xml"',
+            b'PartName="/PPT/SlideMasters/SLIDEMASTER1.XML"')
+        parts["ppt/media/logo.png"] = png_header(8, 8, 8, 2)
+        add_types(parts, '<Override PartName="/PPT/MEDIA/LOGO.PNG" ContentType="image/png"/>')
+        add_relationships(parts, MASTER, f'<Relationship Id="rId87" Type="{RELS}image" '
+                                         'Target="../media/logo.png"/>')
+        add_shapes(parts, MASTER, picture_shape(987, "Logo", "rId87"))
+
+    template = edited_template(base_template, tmp_path / "case.pptx", edit)
+    _, package = build_on(template, note, tmp_path / "out.pptx")
+    assert b'r:embed="rId87"' in package.read(MASTER)
+    assert "ppt/media/logo.png" in package.namelist()
+
+
+def test_template_pictures_nothing_shows_or_too_large_are_not_carried(
+        tmp_path: Path, note: Path, base_template: Path) -> None:
+    """240 relationships to 1 MB "pictures" of zeros that nothing shows made a 251 MB deck;
+    a 16000 × 16000 picture in the master made preview take 36 s."""
+    zeros = b"\0" * 2**20
+
+    def edit(parts: dict[str, bytes]) -> None:
+        add_types(parts, '<Default Extension="png" ContentType="image/png"/>')
+        for number in range(240):
+            parts[f"ppt/media/zero{number}.png"] = zeros
+        add_relationships(parts, MASTER, "".join(
+            f'<Relationship Id="rId{1000 + number}" Type="{RELS}image" '
+            f'Target="../media/zero{number}.png"/>' for number in range(240)))
+        parts["ppt/media/huge.png"] = png_header(16000, 16000)
+        add_relationships(parts, MASTER, (
+            f'<Relationship Id="rId88" Type="{RELS}image" Target="../media/huge.png"/>'))
+        add_shapes(parts, MASTER, picture_shape(988, "Huge", "rId88")
+                   + picture_shape(989, "Zero", "rId1000"))
+
+    template = edited_template(base_template, tmp_path / "many.pptx", edit)
+    out = tmp_path / "out.pptx"
+    stderr, package = build_on(template, note, out)
+    assert out.stat().st_size < 200_000
+    assert not [name for name in package.namelist() if "zero" in name or "huge" in name]
+    warnings = [line for line in stderr.splitlines() if "built without" in line]
+    assert len(warnings) == 2
+    assert "ppt/media/huge.png has more than 120 million pixels" in warnings[0] + warnings[1]
+    assert "ppt/media/zero0.png is not a picture" in warnings[0] + warnings[1]
+    master = package.read(MASTER)
+    assert b'name="Huge"' in master and b"rId88" not in master and b"rId1000" not in master
