@@ -198,15 +198,24 @@ def resolve_theme_path(name_or_path: str) -> Path:
 
 
 def load_theme(name_or_path: str, diagnostics: Diagnostics,
-               template: Path | None = None, roots: Sequence[Path] = ()) -> Theme:
+               template: Path | None = None, roots: Sequence[Path] = (),
+               from_note: bool = False) -> Theme:
     """Load, merge (`extends`) and validate a theme; unknown keys, missing fonts and low
     contrast are warnings. With a company template (`template`, else the theme's own
     `template` key) the slide size, grid, fonts and colours come from the template, except
     the fonts and colours the theme itself (not the built-in default) sets. The files a
     theme names must be inside its own folder or `roots` (the note's folder and the
-    resource paths); another is "not found", as a note's picture outside them."""
+    resource paths); another is "not found", as a note's picture outside them. So must a
+    theme an `extends` names, or one the note names (`from_note`, its front matter's
+    `theme`): inside `roots`, the built-in themes' folder or the folder of the theme given
+    here by the user, who alone may give a theme from anywhere."""
     path = resolve_theme_path(name_or_path)
-    layers = _layers(path, seen=(), roots=tuple(roots))
+    allowed = (*roots, themes_directory())
+    if not from_note:
+        allowed = (*allowed, path.parent)
+    elif not within(path, allowed):
+        raise DeckgenError(f"theme file {name_or_path} not found", None)
+    layers = _layers(path, seen=(), roots=allowed)
     data: dict[str, Any] = {}
     for _, layer in layers:
         data = _deep_merge(data, layer)
@@ -362,7 +371,8 @@ def not_found_picture(key: str, value: str, path: Path) -> DeckgenError:
 def _layers(path: Path, seen: tuple[Path, ...],
             roots: tuple[Path, ...] = ()) -> list[tuple[Path, dict[str, Any]]]:
     """The theme files from the root of the `extends` chain to `path`, each with its file
-    names resolved against its own folder, and inside it or `roots`."""
+    names resolved against its own folder, and inside it or `roots`; a theme it extends
+    (by a path, relative to it, or by a built-in name) must be inside `roots`."""
     data = _read_toml(path)
     for section, key in PATH_KEYS:
         table = data.get(section, {}) if section else data
@@ -379,9 +389,10 @@ def _layers(path: Path, seen: tuple[Path, ...],
         return [(path, data)]
     if not isinstance(parent_name, str):
         raise DeckgenError("key 'extends' must be a theme name or path", path)
-    parent_path = (path.parent / parent_name if parent_name.endswith(".toml")
+    parent_path = (path.parent / parent_name
+                   if parent_name.endswith(".toml") or "/" in parent_name or "\\" in parent_name
                    else resolve_theme_path(parent_name))
-    if not parent_path.is_file():
+    if not parent_path.is_file() or not within(parent_path, roots):
         raise DeckgenError(f"key 'extends' names {parent_name}, which is not found", path)
     if parent_path.resolve() in seen or parent_path.resolve() == path.resolve():
         raise DeckgenError(f"theme extends itself through '{parent_name}'", path)

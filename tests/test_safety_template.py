@@ -951,3 +951,71 @@ def test_template_pictures_nothing_shows_or_too_large_are_not_carried(
     assert "ppt/media/zero0.png is not a picture" in warnings[0] + warnings[1]
     master = package.read(MASTER)
     assert b'name="Huge"' in master and b"rId88" not in master and b"rId1000" not in master
+
+
+# --- 5: a theme the note or another theme names follows the folder rule ------------------
+
+
+@pytest.fixture
+def outside_theme(tmp_path: Path, secret_files: Path) -> Path:
+    """A theme outside the note's folder whose logo is a picture beside it."""
+    theme = secret_files / "base.toml"
+    theme.write_text('extends = "default"\n[logo]\nimage = "secret.png"\n', encoding="utf-8")
+    return theme
+
+
+@pytest.mark.parametrize("how", ["relative", "absolute"])
+def test_front_matter_theme_outside_the_allowed_folders_is_not_found(
+        note: Path, outside_theme: Path, previous_deck: Path, how: str) -> None:
+
+    def message(theme: Path) -> str:
+        named = os.path.relpath(theme, note.parent) if how == "relative" else str(theme)
+        note.write_text(f"---\ntitle: x\ntheme: {named}\n---\n\n# a\n\nb\n",
+                        encoding="utf-8")
+        result = run_main("build", note, "-o", previous_deck)
+        assert result.code == 1
+        return result.stderr.replace(named, "THEME")
+
+    outside = message(outside_theme)
+    assert outside == message(outside_theme.with_name("no-such.toml"))
+    assert outside.startswith(f"deckgen: error: {note}:3: front matter theme: ")
+    assert "not found" in outside and "secret" not in outside
+    assert previous_deck.read_bytes() == b"the previous deck"
+
+
+@pytest.mark.parametrize("given", ["option", "front matter"])
+def test_extended_theme_outside_the_allowed_folders_is_not_found(
+        note: Path, outside_theme: Path, previous_deck: Path, given: str) -> None:
+    theme = note.parent / "mine.toml"
+
+    def message(extended: Path) -> str:
+        theme.write_text(f'extends = "{extended}"\n', encoding="utf-8")
+        if given == "option":
+            result = run_main("build", note, "-o", previous_deck, "--theme", theme)
+        else:
+            note.write_text("---\ntitle: x\ntheme: mine.toml\n---\n\n# a\n\nb\n",
+                            encoding="utf-8")
+            result = run_main("build", note, "-o", previous_deck)
+        assert result.code == 1
+        return result.stderr.replace(str(extended), "THEME")
+
+    outside = message(outside_theme)
+    assert outside == message(outside_theme.with_name("no-such.toml"))
+    assert "key 'extends' names THEME, which is not found" in outside
+    assert previous_deck.read_bytes() == b"the previous deck"
+
+
+def test_theme_given_as_an_option_may_be_anywhere_with_what_it_extends(
+        tmp_path: Path, note: Path, outside_theme: Path) -> None:
+    """The user's own --theme (and themes beside it) may sit anywhere, and so may its
+    pictures; a note's theme may extend a built-in one."""
+    brand = outside_theme.with_name("brand.toml")
+    brand.write_text('extends = "base.toml"\n', encoding="utf-8")
+    out = tmp_path / "out.pptx"
+    result = run_main("build", note, "-o", out, "--theme", brand)
+    assert result.code == 0, result.stderr
+    assert any(shape.name == "Logo" for shape in Presentation(str(out)).slides[1].shapes)
+    (note.parent / "mine.toml").write_text('extends = "dark"\n', encoding="utf-8")
+    note.write_text("---\ntitle: x\ntheme: mine.toml\n---\n\n# a\n\nb\n", encoding="utf-8")
+    result = run_main("build", note, "-o", out)
+    assert result.code == 0, result.stderr
