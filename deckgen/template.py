@@ -836,6 +836,9 @@ class _Package:
                 root.append(etree.Element(f"{{{NS['ct']}}}Override", {
                     "PartName": f"/{name}",
                     "ContentType": PRESENTATION_MAIN if name == main else content_type}))
+        if main.casefold() in parts:  # its type came from a default: it is declared here
+            root.append(etree.Element(f"{{{NS['ct']}}}Override", {
+                "PartName": f"/{main}", "ContentType": PRESENTATION_MAIN}))
         return _xml(root)
 
 

@@ -1019,3 +1019,21 @@ def test_theme_given_as_an_option_may_be_anywhere_with_what_it_extends(
     note.write_text("---\ntitle: x\ntheme: mine.toml\n---\n\n# a\n\nb\n", encoding="utf-8")
     result = run_main("build", note, "-o", out)
     assert result.code == 0, result.stderr
+
+
+def test_main_part_typed_by_a_default_is_declared_a_presentation(
+        tmp_path: Path, note: Path, base_template: Path) -> None:
+    def edit(parts: dict[str, bytes]) -> None:
+        types, count = re.subn(rb'<Override PartName="/ppt/presentation.xml"[^>]*/>', b"",
+                               parts["[Content_Types].xml"])
+        types, defaults = re.subn(rb'(<Default Extension="xml" ContentType=")[^"]*"',
+                                  rb'\1application/vnd.openxmlformats-officedocument.'
+                                  rb'presentationml.template.main+xml"', types)
+        assert count == defaults == 1
+        parts["[Content_Types].xml"] = types
+
+    template = edited_template(base_template, tmp_path / "default.potx", edit)
+    _, package = build_on(template, note, tmp_path / "out.pptx")
+    assert (b'<Override PartName="/ppt/presentation.xml" ContentType="application/vnd.'
+            b'openxmlformats-officedocument.presentationml.presentation.main+xml"/>'
+            in package.read("[Content_Types].xml"))
