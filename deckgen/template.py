@@ -70,12 +70,15 @@ QUIETLY_LEFT = frozenset(f"{RELATIONSHIPS}{kind}" for kind in (
     "http://schemas.openxmlformats.org/package/2006/relationships/metadata/thumbnail"}
 #: Caps on what a template unpacks to, checked against the sizes the zip declares and
 #: again while reading (declared sizes can lie): its file, each part, all parts together,
-#: and how much a part larger than RATIO_FLOOR may expand (a zip bomb stops here).
+#: and how much a part larger than RATIO_FLOOR may expand (a zip bomb stops here); all
+#: parts together may also expand no more than MAX_RATIO times the file, beyond
+#: TOTAL_RATIO_FLOOR (many small parts that each expand less than RATIO_FLOOR).
 MAX_TEMPLATE_BYTES = 100 * 2**20
 MAX_PART_BYTES = 64 * 2**20
 MAX_TOTAL_BYTES = 256 * 2**20
 MAX_RATIO = 100
 RATIO_FLOOR = 2**20
+TOTAL_RATIO_FLOOR = 32 * 2**20
 #: XML parts are held as trees (some 30 times their size): each may unpack to 4 MB, all
 #: together to 16 MB; and the zip's directory of parts may take 1 MB (some 10,000 parts).
 MAX_XML_PART_BYTES = 4 * 2**20
@@ -538,6 +541,7 @@ class _Package:
 
     def __init__(self, path: Path, data: bytes) -> None:
         self.path = path
+        self.size = len(data)
         self.parts: dict[str, bytes] = {}
         self.unpacked = self.unpacked_xml = 0
         self.types: etree._Element | None = None
@@ -593,6 +597,9 @@ class _Package:
                        f"{_megabytes(MAX_TOTAL_BYTES)}")
         elif size > RATIO_FLOOR and size > MAX_RATIO * max(compressed, 1):
             problem = f"expands more than {MAX_RATIO} times"
+        elif self.unpacked + size > max(TOTAL_RATIO_FLOOR, MAX_RATIO * self.size):
+            problem = (f"brings the template's parts to more than {MAX_RATIO} times the "
+                       "template's size")
         if problem:
             raise DeckgenError(f"template refused: part {name} {problem} (a zip bomb?)",
                                self.path)

@@ -1037,3 +1037,32 @@ def test_main_part_typed_by_a_default_is_declared_a_presentation(
     assert (b'<Override PartName="/ppt/presentation.xml" ContentType="application/vnd.'
             b'openxmlformats-officedocument.presentationml.presentation.main+xml"/>'
             in package.read("[Content_Types].xml"))
+
+
+def test_many_small_parts_that_expand_are_refused_together(
+        tmp_path: Path, note: Path, base_template: Path, previous_deck: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parts of 1 MB (each below the ratio floor) add up: all together may not expand more
+    than 100 times the template (beyond a floor, here 4 MB instead of 32 MB)."""
+    monkeypatch.setattr(template_module, "TOTAL_RATIO_FLOOR", 4 * 2**20)
+
+    def edit(parts: dict[str, bytes]) -> None:
+        add_types(parts, '<Default Extension="png" ContentType="image/png"/>')
+        for number in range(8):
+            parts[f"ppt/media/zero{number}.png"] = b"\0" * 2**20
+        add_relationships(parts, MASTER, "".join(
+            f'<Relationship Id="rId{1000 + number}" Type="{RELS}image" '
+            f'Target="../media/zero{number}.png"/>' for number in range(8)))
+        add_shapes(parts, MASTER, "".join(picture_shape(2000 + number, f"Zero{number}",
+                                                        f"rId{1000 + number}")
+                                          for number in range(8)))
+
+    template = edited_template(base_template, tmp_path / "small.pptx", edit)
+    assert template.stat().st_size < 300_000
+    result = run_main("build", note, "-o", previous_deck, "--template", template)
+    assert result.code == 1, result.stderr
+    assert re.fullmatch(rf"deckgen: error: {re.escape(str(template))}: template refused: "
+                        r"part ppt/media/zero\d+\.png brings the template's parts to more "
+                        r"than 100 times the template's size \(a zip bomb\?\)\n",
+                        result.stderr), result.stderr
+    assert previous_deck.read_bytes() == b"the previous deck"
