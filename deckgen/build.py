@@ -198,7 +198,8 @@ def plan_build(options: BuildOptions, diagnostics: Diagnostics,
     try:
         if options.template is None and template is not None and not within(template, roots):
             raise DeckgenError("template not found (give a .pptx or .potx file)", template)
-        theme = load_theme(theme_name(options, deck), diagnostics, template, roots)
+        theme = load_theme(theme_name(options, deck), diagnostics, template, roots,
+                           from_note=options.theme is None)
     except DeckgenError as error:
         raise located_in_front_matter(error, options, deck, text) from error
     except OSError as exc:  # a name too long for the disk, a loop of links

@@ -206,7 +206,13 @@ def _apply_theme_fonts(prs: Any, theme: Theme) -> None:
     for part in prs.part.package.iter_parts():
         if part.content_type != THEME_CONTENT_TYPE:
             continue
-        root = etree.fromstring(part.blob)
+        try:  # a template's theme was read and written anew; this is a second guard
+            root = etree.fromstring(part.blob, etree.XMLParser(
+                resolve_entities=False, no_network=True, load_dtd=False))
+        except etree.XMLSyntaxError as exc:
+            raise DeckgenError(f"not a valid presentation: part {part.partname} is not XML "
+                               f"({exc})", theme.template.path if theme.template else None
+                               ) from exc
         for tag, face in (("a:majorFont", heading), ("a:minorFont", body)):
             for font in root.iter(qn(tag)):
                 for slot, typeface in (("a:latin", face.latin), ("a:ea", face.east_asian)):

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import copy
 import io
 import posixpath
 import re
+import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import etree
+from PIL import Image
 
 from deckgen.errors import DeckgenError, Diagnostics
+from deckgen.images import MAX_PIXELS
 from deckgen.model import Box
 
 EMU_PER_INCH = 914400
@@ -40,14 +42,25 @@ RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relations
 OFFICE_DOCUMENT = f"{RELATIONSHIPS}officeDocument"
 THEME_RELATIONSHIP = f"{RELATIONSHIPS}theme"
 IMAGE_RELATIONSHIP = f"{RELATIONSHIPS}image"
-#: The relationships a deck built on a template carries: the presentation, its masters,
-#: layouts and theme(s), the notes and handout masters, its properties and table styles,
-#: and the pictures those use. Every other part (macros, embedded objects, controls,
-#: custom XML, the sample slides, the thumbnail …) and every external relationship of the
-#: template is left out.
-CARRIED_RELATIONSHIPS = frozenset(f"{RELATIONSHIPS}{kind}" for kind in (
-    "officeDocument", "slideMaster", "slideLayout", "theme", "notesMaster", "handoutMaster",
-    "presProps", "viewProps", "tableStyles", "image"))
+PRESENTATIONML = "application/vnd.openxmlformats-officedocument.presentationml."
+#: The relationships a deck built on a template carries, each with the content types its
+#: part must have: the presentation, its masters, layouts and theme(s), the notes and
+#: handout masters, its properties and table styles, and the pictures those use. Every
+#: other part (macros, embedded objects, controls, custom XML, the sample slides, the
+#: thumbnail …), a part of another type than its relationship says, and every external
+#: relationship of the template is left out.
+CARRIED_TYPES: dict[str, tuple[str, ...]] = {
+    OFFICE_DOCUMENT: (PRESENTATION_MAIN, *CONVERTIBLE_MAIN),
+    **{f"{RELATIONSHIPS}{kind}": (f"{PRESENTATIONML}{kind}+xml",) for kind in (
+        "slideMaster", "slideLayout", "notesMaster", "handoutMaster", "presProps",
+        "viewProps", "tableStyles")},
+    THEME_RELATIONSHIP: ("application/vnd.openxmlformats-officedocument.theme+xml",),
+    IMAGE_RELATIONSHIP: ("image/png", "image/jpeg", "image/jpg", "image/gif", "image/bmp",
+                         "image/tiff", "image/x-emf", "image/x-wmf"),
+}
+CARRIED_RELATIONSHIPS = frozenset(CARRIED_TYPES)
+#: The picture formats a carried picture may be (as Pillow names them; WMF covers EMF).
+PICTURE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WMF")
 #: Parts every saved presentation has that a deck does not carry, left out without a word:
 #: the sample slides (and their notes), the document properties and the thumbnail.
 QUIETLY_LEFT = frozenset(f"{RELATIONSHIPS}{kind}" for kind in (
@@ -57,12 +70,15 @@ QUIETLY_LEFT = frozenset(f"{RELATIONSHIPS}{kind}" for kind in (
     "http://schemas.openxmlformats.org/package/2006/relationships/metadata/thumbnail"}
 #: Caps on what a template unpacks to, checked against the sizes the zip declares and
 #: again while reading (declared sizes can lie): its file, each part, all parts together,
-#: and how much a part larger than RATIO_FLOOR may expand (a zip bomb stops here).
+#: and how much a part larger than RATIO_FLOOR may expand (a zip bomb stops here); all
+#: parts together may also expand no more than MAX_RATIO times the file, beyond
+#: TOTAL_RATIO_FLOOR (many small parts that each expand less than RATIO_FLOOR).
 MAX_TEMPLATE_BYTES = 100 * 2**20
 MAX_PART_BYTES = 64 * 2**20
 MAX_TOTAL_BYTES = 256 * 2**20
 MAX_RATIO = 100
 RATIO_FLOOR = 2**20
+TOTAL_RATIO_FLOOR = 32 * 2**20
 #: XML parts are held as trees (some 30 times their size): each may unpack to 4 MB, all
 #: together to 16 MB; and the zip's directory of parts may take 1 MB (some 10,000 parts).
 MAX_XML_PART_BYTES = 4 * 2**20
@@ -193,6 +209,8 @@ def read_template(path: Path, overrides: dict[str, str] | None = None,
                for element in presentation.iterfind("p:sldMasterIdLst/p:sldMasterId", NS)]
     if not masters or not all(masters):
         raise DeckgenError("not a valid presentation: it has no slide master", path)
+    for master_part in masters:
+        reader.essential(master_part, "slideMaster", "slide master")
     edited = {presentation_part: presentation}
     layouts: list[TemplateLayout] = []
     master_colours: list[dict[str, str]] = []
@@ -209,6 +227,7 @@ def read_template(path: Path, overrides: dict[str, str] | None = None,
             if not layout_part:
                 raise DeckgenError(f"not a valid presentation: {master_part} names a missing "
                                    "layout", path)
+            reader.essential(layout_part, "slideLayout", "slide layout")
             layout = reader.xml(layout_part)
             _tidy(layout, layout_part, edited, path, diagnostics)
             name_element = layout.find("p:cSld", NS)
@@ -217,7 +236,8 @@ def read_template(path: Path, overrides: dict[str, str] | None = None,
                                           layout.get("type", "cust"),
                                           tuple(_placeholders(layout, base))))
         theme_part = reader.related(master_part, THEME_RELATIONSHIP)
-        theme = reader.xml(theme_part) if theme_part else None
+        theme = reader.xml(theme_part) if theme_part and not reader.problem(
+            theme_part, THEME_RELATIONSHIP) else None
         master_colours.append(_colours(theme, master))
         master_fonts.append(_fonts(theme))
     if not layouts:
@@ -490,14 +510,25 @@ def _is_xml(name: str) -> bool:
 
 
 def _directory_size(data: bytes) -> int:
-    """The size a zip's end record gives its central directory (which zipfile reads
-    whole, at some ten times its size in memory); 0 when there is no end record (zipfile
-    then says what is wrong), the largest size for a ZIP64 one."""
-    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65557))
-    if end < 0 or len(data) < end + 22:
-        return 0
+    """The size a zip's end records give its central directory (which zipfile reads
+    whole, at some ten times its size in memory), found as zipfile finds them: the end
+    record at the very end, else the last one in the final 64 KB, and the ZIP64 record
+    just before its locator when one precedes the end record. 0 when there is no end
+    record (zipfile then says what is wrong)."""
+    end = len(data) - 22
+    if not (end >= 0 and data[end:end + 4] == b"PK\x05\x06" and data[-2:] == b"\0\0"):
+        end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65536 - 22))
+        if end < 0 or len(data) < end + 22:
+            return 0
     size = int.from_bytes(data[end + 12:end + 16], "little")
-    return MAX_TEMPLATE_BYTES if size == 0xFFFFFFFF else size
+    locator = end - 20
+    if locator >= 0 and data[locator:locator + 4] == b"PK\x06\x07":
+        record = locator - 56
+        if record < 0:
+            return size
+        if data[record:record + 4] == b"PK\x06\x06":
+            size = int.from_bytes(data[record + 40:record + 48], "little")
+    return size
 
 
 class _Damaged(DeckgenError):
@@ -510,6 +541,7 @@ class _Package:
 
     def __init__(self, path: Path, data: bytes) -> None:
         self.path = path
+        self.size = len(data)
         self.parts: dict[str, bytes] = {}
         self.unpacked = self.unpacked_xml = 0
         self.types: etree._Element | None = None
@@ -565,17 +597,26 @@ class _Package:
                        f"{_megabytes(MAX_TOTAL_BYTES)}")
         elif size > RATIO_FLOOR and size > MAX_RATIO * max(compressed, 1):
             problem = f"expands more than {MAX_RATIO} times"
+        elif self.unpacked + size > max(TOTAL_RATIO_FLOOR, MAX_RATIO * self.size):
+            problem = (f"brings the template's parts to more than {MAX_RATIO} times the "
+                       "template's size")
         if problem:
             raise DeckgenError(f"template refused: part {name} {problem} (a zip bomb?)",
                                self.path)
 
     def xml(self, name: str) -> etree._Element:
+        """A part's XML tree, read without a DTD, entities or network; a part with a
+        DOCTYPE (which no Office part has) is refused."""
         try:
-            return etree.fromstring(self.read(name),
-                                    etree.XMLParser(resolve_entities=False, no_network=True))
+            root = etree.fromstring(self.read(name), etree.XMLParser(
+                resolve_entities=False, no_network=True, load_dtd=False))
         except etree.XMLSyntaxError as exc:
             raise DeckgenError(f"not a valid presentation: part {name} is not XML ({exc})",
                                self.path) from exc
+        if root.getroottree().docinfo.internalDTD is not None:
+            raise DeckgenError(f"template refused: part {name} has a DOCTYPE, which Office "
+                               "parts never have", self.path)
+        return root
 
     def rels(self, part: str) -> dict[str, str]:
         """The part's internal relationships: id -> target part name."""
@@ -621,8 +662,9 @@ class _Package:
     def _content_type(self, part: str) -> str:
         """A part's content type: its override, else the default for its extension."""
         types = self._content_types()
+        folded = part.casefold()  # part names are compared without regard to case
         for override in types.iterfind("ct:Override", NS):
-            if override.get("PartName", "").lstrip("/") == part:
+            if override.get("PartName", "").lstrip("/").casefold() == folded:
                 return override.get("ContentType", "")
         extension = posixpath.splitext(part)[1].lstrip(".").lower()
         for default in types.iterfind("ct:Default", NS):
@@ -630,36 +672,58 @@ class _Package:
                 return default.get("ContentType", "")
         return ""
 
+    def problem(self, name: str, kind: str) -> str:
+        """Why the part `name` cannot be carried as the target of a `kind` relationship
+        ("" when it can): a name that is not a valid part name (escaping the package, a
+        URL, ...), a missing part, or a content type other than the relationship's."""
+        if not _valid_part_name(name):
+            return "its name is not a valid part name"
+        if name not in self.names:
+            return "it is missing"
+        if kind != IMAGE_RELATIONSHIP and not name.lower().endswith(".xml"):
+            return "it is not an XML part"
+        content_type = self._content_type(name)
+        if content_type not in CARRIED_TYPES.get(kind, ()):
+            return f"its content type is '{content_type or 'none'}'"
+        return ""
+
+    def essential(self, name: str, kind: str, what: str) -> str:
+        """A master or layout the template is read from: carried, else an error."""
+        problem = self.problem(name, f"{RELATIONSHIPS}{kind}")
+        if problem:
+            raise DeckgenError(f"not a valid presentation: {what} {_shortened(name)} cannot "
+                               f"be used ({problem})", self.path)
+        return name
+
     def carried(self, main: str, edited: dict[str, etree._Element],
                 diagnostics: Diagnostics) -> bytes:
-        """The package a deck is built on: the parts CARRIED_RELATIONSHIPS reach from the
+        """The package a deck is built on: the parts CARRIED_TYPES reach from the
         package's own relationships, with the main part declared a presentation (and the
-        parts in `edited` as edited). External relationships and all other parts are left
-        out, and what referred to them is removed or unlinked; one warning names the
-        external links left out, another the parts (save the quiet ones, QUIETLY_LEFT)."""
+        parts in `edited` as edited), each XML part written anew (so no DOCTYPE or
+        oddity of the template's serialisation reaches the deck). External relationships,
+        all other parts and pictures no kept shape or fill shows are left out, and what
+        referred to them (or to no relationship at all) is removed or unlinked; one warning
+        names the external links left out, another the parts (save the quiet ones,
+        QUIETLY_LEFT)."""
         kept: dict[str, list[etree._Element]] = {}
-        left_ids: dict[str, set[str]] = {}
+        trees: dict[str, etree._Element] = {}
         external: list[str] = []
         left: list[str] = []
-        todo = [""]
+        todo = [("", False)]
         while todo:
-            part = todo.pop(0)
-            kept[part] = []
-            for rel in self._relationships(part):
-                kind, target = rel.get("Type", ""), rel.get("Target", "")
-                if rel.get("TargetMode") == "External":
-                    external.append(target)
-                    left_ids.setdefault(part, set()).add(rel.get("Id", ""))
-                    continue
-                name = _resolve(posixpath.dirname(part), target)
-                if self._carries(part, kind, name, diagnostics):
-                    kept[part].append(rel)
-                    if name not in kept and name not in todo:
-                        todo.append(name)
-                    continue
-                left_ids.setdefault(part, set()).add(rel.get("Id", ""))
-                if kind not in QUIETLY_LEFT and name not in left:
-                    left.append(name)
+            part, picture = todo.pop(0)
+            if picture:  # a leaf: a picture's relationships are not carried
+                kept[part] = []
+                continue
+            relationships = self._kept_relationships(part, external, left)
+            if part:
+                root = trees[part] = edited[part] if part in edited else self.xml(part)
+                relationships = self._shown(part, root, relationships, diagnostics)
+            kept[part] = relationships
+            for rel in relationships:
+                name = _resolve(posixpath.dirname(part), rel.get("Target", ""))
+                if name not in kept and all(name != queued for queued, _ in todo):
+                    todo.append((name, rel.get("Type") == IMAGE_RELATIONSHIP))
         if external:
             shown = ", ".join(sorted({_shortened(target) for target in external})[:3])
             diagnostics.warn(f"template's external links are not carried into the deck "
@@ -669,67 +733,119 @@ class _Package:
             diagnostics.warn("template parts a deck does not need are not carried into it "
                              f"(macros, embedded objects, controls and other data): "
                              f"{', '.join(left[:5])}{more}", self.path)
-        return self._written(main, edited, kept, left_ids)
+        return self._written(main, trees, kept)
 
-    def _carries(self, part: str, kind: str, name: str, diagnostics: Diagnostics) -> bool:
-        """Whether a relationship of `part` to the part `name` is carried: one of the
-        CARRIED_RELATIONSHIPS (from the package only to its main part) to a part that is
-        there; a picture only when it is one and can be unpacked (else a warning)."""
-        if kind not in CARRIED_RELATIONSHIPS or name not in self.names \
-                or (part == "") != (kind == OFFICE_DOCUMENT):
-            return False
-        if kind != IMAGE_RELATIONSHIP:
-            return True
-        kind_of_picture = self._content_type(name)
-        if not kind_of_picture.startswith("image/") or "svg" in kind_of_picture:
-            return False  # an SVG may fetch what it draws: its PNG fallback is kept
+    def _kept_relationships(self, part: str, external: list[str],
+                            left: list[str]) -> list[etree._Element]:
+        """The relationships of `part` that are carried: internal, with an id of their
+        own, one of CARRIED_TYPES (from the package only to its main part) to a part of
+        its content type; `external` and `left` hear of the others."""
+        out: list[etree._Element] = []
+        ids: set[str] = set()
+        for rel in self._relationships(part):
+            kind, target, rel_id = rel.get("Type", ""), rel.get("Target", ""), rel.get("Id")
+            if rel.get("TargetMode") == "External":
+                external.append(target)
+                continue
+            if not rel_id or rel_id in ids:
+                continue  # nothing can refer to it (or it is a second one of that id)
+            name = _resolve(posixpath.dirname(part), target)
+            if kind in CARRIED_RELATIONSHIPS and (part == "") == (kind == OFFICE_DOCUMENT) \
+                    and not self.problem(name, kind):
+                ids.add(rel_id)
+                out.append(rel)
+            elif kind not in QUIETLY_LEFT and _shortened(name) not in left:
+                left.append(_shortened(name))
+        return out
+
+    def _shown(self, part: str, root: etree._Element, relationships: list[etree._Element],
+               diagnostics: Diagnostics) -> list[etree._Element]:
+        """The relationships of `part` left once what refers to no kept relationship is
+        unlinked from its XML (`root`, edited in place): a picture only when something
+        the part keeps shows it and it is a picture within the caps (else a warning)."""
+        ids = {str(rel.get("Id")) for rel in relationships}
+        _unlink(root, ids)
+        used = _references(root)
+        out, dropped = [], set()
+        for rel in relationships:
+            rel_id = str(rel.get("Id"))
+            if rel.get("Type") == IMAGE_RELATIONSHIP:
+                if rel_id not in used:
+                    continue  # a picture nothing shows is not carried
+                name = _resolve(posixpath.dirname(part), rel.get("Target", ""))
+                problem = self._picture_problem(name)
+                if problem:
+                    diagnostics.warn(f"{problem}; the template's design is built without "
+                                     "that picture", self.path)
+                    dropped.add(rel_id)
+                    continue
+            out.append(rel)
+        if dropped:
+            _unlink(root, ids - dropped)
+        return out
+
+    def _picture_problem(self, name: str) -> str:
+        """Why a template's picture is not carried ("" when it is): it cannot be
+        unpacked, is not a picture (PICTURE_FORMATS) or has more than MAX_PIXELS."""
         try:
-            self.read(name)
+            data = self.read(name)
         except _Damaged as problem:
-            diagnostics.warn(f"{problem.message}; the template's design is built without "
-                             "that picture", self.path)
-            return False
-        return True
+            return problem.message
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(io.BytesIO(data), formats=PICTURE_FORMATS) as picture:
+                    width, height = picture.size
+        except Image.DecompressionBombError:
+            width = height = MAX_PIXELS
+        except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError,
+                ArithmeticError) as exc:
+            return f"template's picture {name} is not a picture ({type(exc).__name__})"
+        if width * height > MAX_PIXELS:
+            return (f"template's picture {name} has more than {MAX_PIXELS // 10**6} million "
+                    "pixels")
+        return ""
 
-    def _written(self, main: str, edited: dict[str, etree._Element],
-                 kept: dict[str, list[etree._Element]], left_ids: dict[str, set[str]]
-                 ) -> bytes:
+    def _written(self, main: str, trees: dict[str, etree._Element],
+                 kept: dict[str, list[etree._Element]]) -> bytes:
         """The zip of the carried parts, their relationships and content types."""
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
             target.writestr("[Content_Types].xml", self._carried_types(main, kept))
             for part, relationships in kept.items():
                 if part:
-                    target.writestr(part, self._carried_part(part, edited,
-                                                             left_ids.get(part, set())))
+                    target.writestr(part, _xml(trees[part]) if part in trees
+                                    else self.read(part))
                 if relationships or part == "":
                     root = etree.fromstring(f'<Relationships xmlns="{NS["rel"]}"/>')
-                    root.extend(relationships)
+                    for rel in relationships:
+                        root.append(etree.Element(f"{{{NS['rel']}}}Relationship", {
+                            key: str(rel.get(key)) for key in ("Id", "Type", "Target")}))
                     target.writestr(_rels_name(part), _xml(root))
         return out.getvalue()
-
-    def _carried_part(self, part: str, edited: dict[str, etree._Element],
-                      left: set[str]) -> bytes:
-        if part not in edited and not left:
-            return self.read(part)
-        root = edited[part] if part in edited else self.xml(part)
-        _unlink(root, left)
-        return _xml(root)
 
     def _carried_types(self, main: str, kept: dict[str, list[etree._Element]]) -> bytes:
         types = self._content_types()
         extensions = {"rels", "xml"} | {posixpath.splitext(part)[1].lstrip(".").lower()
                                         for part in kept if part}
+        parts = {part.casefold(): part for part in kept if part}
         root = etree.fromstring(f'<Types xmlns="{NS["ct"]}"/>')
         for default in types.iterfind("ct:Default", NS):
-            if default.get("Extension", "").lower() in extensions:
-                root.append(copy.deepcopy(default))
+            extension = default.get("Extension", "").lower()
+            if extension in extensions:
+                extensions.discard(extension)
+                root.append(etree.Element(f"{{{NS['ct']}}}Default", {
+                    "Extension": extension, "ContentType": default.get("ContentType", "")}))
         for override in types.iterfind("ct:Override", NS):
-            name = override.get("PartName", "").lstrip("/")
-            if name in kept:
-                root.append(copy.deepcopy(override))
-                if name == main:
-                    root[-1].set("ContentType", PRESENTATION_MAIN)
+            name = parts.pop(override.get("PartName", "").lstrip("/").casefold(), None)
+            if name is not None:
+                content_type = self._content_type(name)
+                root.append(etree.Element(f"{{{NS['ct']}}}Override", {
+                    "PartName": f"/{name}",
+                    "ContentType": PRESENTATION_MAIN if name == main else content_type}))
+        if main.casefold() in parts:  # its type came from a default: it is declared here
+            root.append(etree.Element(f"{{{NS['ct']}}}Override", {
+                "PartName": f"/{main}", "ContentType": PRESENTATION_MAIN}))
         return _xml(root)
 
 
@@ -748,31 +864,89 @@ def _rels_name(part: str) -> str:
 
 #: Where a shape sits: a shape whose reference is left out goes as a whole.
 SHAPE_PARENTS = ("spTree", "grpSp")
+#: Elements that cannot exist without their part: the shape holding one goes whole (an
+#: embedded object, a control, a video or sound, a chart, a diagram, ink).
+WHOLE_SHAPE = frozenset({"oleObj", "control", "videoFile", "audioFile", "quickTimeFile",
+                         "media", "chart", "relIds", "contentPart"})
+#: Lists that go when unlinking leaves them empty.
+EMPTIED = frozenset({"custDataLst", "controls", "embeddedFontLst"})
+HYPERLINKS = ("hlinkClick", "hlinkHover", "hlinkMouseOver")
 
 
-def _unlink(root: etree._Element, rel_ids: set[str]) -> None:
-    """Remove what refers to relationships that are left out: a hyperlink (the shape or
-    text stays, without the link), a picture's `r:link` (a linked, not embedded, picture)
-    and its SVG version (the PNG one stays) go, a shape that needs the part (an embedded
-    object, a control) goes whole, and any other referring element (a slide id, an
-    embedded font) goes."""
-    if not rel_ids:
-        return
+def _references(root: etree._Element) -> set[str]:
+    """The relationship ids the XML refers to (its `r:` attributes)."""
+    prefix = f"{{{NS['r']}}}"
+    return {str(value) for element in root.iter() if isinstance(element.tag, str)
+            for key, value in element.attrib.items() if str(key).startswith(prefix)}
+
+
+def _unlink(root: etree._Element, kept: set[str]) -> None:
+    """Remove what refers to a relationship other than the `kept` ones (an empty id
+    refers to none): only the referring element where the rest can do without it — a
+    hyperlink (the shape or text stays, without the link), a sound of a hyperlink, a
+    picture's `r:embed` or `r:link` (the picture stays empty) and its SVG version (the PNG
+    one stays), a custom data tag, a slide id, an embedded font; a master's transition
+    sound or animation timing goes whole, and so does a shape that cannot exist without
+    the part (WHOLE_SHAPE: an embedded object, a control, a video ...)."""
     prefix = f"{{{NS['r']}}}"
     found = [(element, str(key)) for element in root.iter() if isinstance(element.tag, str)
              for key, value in element.attrib.items()
-             if str(key).startswith(prefix) and str(value) in rel_ids]
+             if str(key).startswith(prefix) and value and str(value) not in kept]
     for element, key in found:
+        if not _inside(element, root):
+            continue  # gone with what held it
         local = etree.QName(element).localname
-        shape, parent = _shape_of(element), element.getparent()
+        parent = element.getparent()
+        timing = _ancestor(element, ("sndAc", "timing"))
         if local == "blip":
             del element.attrib[key]
         elif local == "svgBlip" and parent is not None:
             _remove(parent)  # the a:ext; the picture keeps its fallback
-        elif local.startswith("hlink") or shape is None:
-            _remove(element)
+        elif local in WHOLE_SHAPE:
+            shape = _shape_of(element)
+            _remove(element if shape is None else shape)
+        elif timing is not None:
+            _remove(timing)
         else:
-            _remove(shape)
+            _remove(element)
+            _tidy_after(parent)
+
+
+def _tidy_after(parent: etree._Element | None) -> None:
+    """Remove what removing a child left without purpose: a hyperlink that was only there
+    for its sound, a font without any face, an empty list (EMPTIED)."""
+    node = parent
+    while node is not None:
+        local = etree.QName(node).localname
+        children = [etree.QName(child).localname for child in node
+                    if isinstance(child.tag, str)]
+        useless = (
+            (local in HYPERLINKS and not children and not node.get(f"{{{NS['r']}}}id")
+             and not node.get("action"))
+            or (local == "embeddedFont" and set(children) <= {"font"})
+            or (local in EMPTIED and not children))
+        if not useless:
+            return
+        up = node.getparent()
+        _remove(node)
+        node = up
+
+
+def _inside(element: etree._Element, root: etree._Element) -> bool:
+    node: etree._Element | None = element
+    while node is not None and node is not root:
+        node = node.getparent()
+    return node is root
+
+
+def _ancestor(element: etree._Element, names: tuple[str, ...]) -> etree._Element | None:
+    """The nearest ancestor (or the element) with one of these local names."""
+    node: etree._Element | None = element
+    while node is not None:
+        if isinstance(node.tag, str) and etree.QName(node).localname in names:
+            return node
+        node = node.getparent()
+    return None
 
 
 def _shape_of(element: etree._Element) -> etree._Element | None:
@@ -792,6 +966,14 @@ def _remove(element: etree._Element) -> None:
     parent = element.getparent()
     if parent is not None:
         parent.remove(element)
+
+
+def _valid_part_name(name: str) -> bool:
+    """Whether a resolved target is a part name a package may hold: no empty, `.` or `..`
+    segment (nothing outside the package), no `:` (no URL or drive), no backslash and no
+    control character."""
+    return bool(name) and not re.search(r"[:\\\x00-\x1f\x7f]", name) and all(
+        segment and not segment.endswith(".") for segment in name.split("/"))
 
 
 def _resolve(folder: str, target: str) -> str:

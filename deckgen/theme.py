@@ -58,6 +58,9 @@ PATH_KEYS = (("", "template"), ("logo", "image"), ("background", "image"))
 #: What a theme file may be: its size, and how deeply its tables and arrays may nest.
 MAX_THEME_BYTES = 256 * 1024
 MAX_THEME_DEPTH = 16
+#: Dots a line may hold outside strings and comments: dotted keys and table names cost
+#: tomllib time quadratic in their length, so a line with more is refused before parsing.
+MAX_LINE_DOTS = 4 * MAX_THEME_DEPTH
 #: Characters a font name cannot hold (control characters).
 CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f]")
 #: Debian packages of the open fonts deckgen measures with (see measure.METRIC_EQUIVALENTS).
@@ -200,15 +203,24 @@ def resolve_theme_path(name_or_path: str) -> Path:
 
 
 def load_theme(name_or_path: str, diagnostics: Diagnostics,
-               template: Path | None = None, roots: Sequence[Path] = ()) -> Theme:
+               template: Path | None = None, roots: Sequence[Path] = (),
+               from_note: bool = False) -> Theme:
     """Load, merge (`extends`) and validate a theme; unknown keys, missing fonts and low
     contrast are warnings. With a company template (`template`, else the theme's own
     `template` key) the slide size, grid, fonts and colours come from the template, except
     the fonts and colours the theme itself (not the built-in default) sets. The files a
     theme names must be inside its own folder or `roots` (the note's folder and the
-    resource paths); another is "not found", as a note's picture outside them."""
+    resource paths); another is "not found", as a note's picture outside them. So must a
+    theme an `extends` names, or one the note names (`from_note`, its front matter's
+    `theme`): inside `roots`, the built-in themes' folder or the folder of the theme given
+    here by the user, who alone may give a theme from anywhere."""
     path = resolve_theme_path(name_or_path)
-    layers = _layers(path, seen=(), roots=tuple(roots))
+    allowed = (*roots, themes_directory())
+    if not from_note:
+        allowed = (*allowed, path.parent)
+    elif not within(path, allowed):
+        raise DeckgenError(f"theme file {name_or_path} not found", None)
+    layers = _layers(path, seen=(), roots=allowed)
     data: dict[str, Any] = {}
     for _, layer in layers:
         data = _deep_merge(data, layer)
@@ -266,11 +278,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise DeckgenError(f"theme is not UTF-8 text (byte 0x{raw[exc.start]:02X}); save it "
                            "as UTF-8", path, raw.count(b"\n", 0, exc.start) + 1) from exc
-    for number, line in enumerate(text.splitlines(), start=1):
-        key = line if line.lstrip().startswith("[") else line.partition("=")[0]
-        if key.count(".") > MAX_THEME_DEPTH:  # tomllib takes quadratic time on such keys
-            raise DeckgenError(f"theme nests tables or arrays more than {MAX_THEME_DEPTH} "
-                               "deep", path, number)
+    number = _line_with_many_dots(text)
+    if number is not None:  # tomllib takes quadratic time on long dotted keys
+        raise DeckgenError(f"theme nests tables or arrays more than {MAX_THEME_DEPTH} "
+                           "deep", path, number)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -282,6 +293,52 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise DeckgenError(f"theme nests tables or arrays more than {MAX_THEME_DEPTH} deep",
                            path)
     return data
+
+
+def _line_with_many_dots(text: str) -> int | None:
+    """The number of the first line with more than MAX_LINE_DOTS dots outside strings and
+    comments (wherever they stand: in a table header, a key, an inline table's key), None
+    when there is none. TOML keys and inline tables end with their line; a multi-line
+    string may span lines and its dots are not counted."""
+    number, dots, index, end = 1, 0, 0, len(text)
+    while index < end:
+        char = text[index]
+        if char == "\n":
+            number, dots = number + 1, 0
+        elif char == ".":
+            dots += 1
+            if dots > MAX_LINE_DOTS:
+                return number
+        elif char == "#":
+            newline = text.find("\n", index)
+            index = end if newline < 0 else newline
+            continue
+        elif char in "\"'":
+            quote = text[index:index + 3] if text[index:index + 3] == char * 3 else char
+            closing = _string_end(text, index + len(quote), quote)
+            number += text.count("\n", index, closing)
+            index = closing
+            continue
+        index += 1
+    return None
+
+
+def _string_end(text: str, start: int, quote: str) -> int:
+    """Where a TOML string opened by `quote` before `start` ends (just after its closing
+    quote; the text's end when it has none, which tomllib then reports). A basic string's
+    backslash escapes the next character; a single-line string ends with its line."""
+    index = start
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and quote[0] == '"':
+            index += 2
+            continue
+        if char == "\n" and len(quote) == 1:
+            return index
+        if text.startswith(quote, index):
+            return index + len(quote)
+        index += 1
+    return len(text)
 
 
 def _depth(value: object) -> int:
@@ -319,7 +376,8 @@ def not_found_picture(key: str, value: str, path: Path) -> DeckgenError:
 def _layers(path: Path, seen: tuple[Path, ...],
             roots: tuple[Path, ...] = ()) -> list[tuple[Path, dict[str, Any]]]:
     """The theme files from the root of the `extends` chain to `path`, each with its file
-    names resolved against its own folder, and inside it or `roots`."""
+    names resolved against its own folder, and inside it or `roots`; a theme it extends
+    (by a path, relative to it, or by a built-in name) must be inside `roots`."""
     data = _read_toml(path)
     for section, key in PATH_KEYS:
         table = data.get(section, {}) if section else data
@@ -336,9 +394,10 @@ def _layers(path: Path, seen: tuple[Path, ...],
         return [(path, data)]
     if not isinstance(parent_name, str):
         raise DeckgenError("key 'extends' must be a theme name or path", path)
-    parent_path = (path.parent / parent_name if parent_name.endswith(".toml")
+    parent_path = (path.parent / parent_name
+                   if parent_name.endswith(".toml") or "/" in parent_name or "\\" in parent_name
                    else resolve_theme_path(parent_name))
-    if not parent_path.is_file():
+    if not parent_path.is_file() or not within(parent_path, roots):
         raise DeckgenError(f"key 'extends' names {parent_name}, which is not found", path)
     if parent_path.resolve() in seen or parent_path.resolve() == path.resolve():
         raise DeckgenError(f"theme extends itself through '{parent_name}'", path)

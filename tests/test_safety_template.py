@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import posixpath
 import re
 import struct
 import subprocess
@@ -359,6 +360,10 @@ def test_picture_bomb_in_a_template_is_refused(tmp_path: Path, base_template: Pa
     entries[rels] = deflated(zipfile.ZipFile(base_template).read(rels).replace(
         b"</Relationships>", f'<Relationship Id="rId90" Type="{RELS}image" '
         'Target="../media/image1.png"/></Relationships>'.encode()))
+    entries[MASTER] = deflated(re.sub(
+        rb"<p:bg>.*?</p:bg>", f'<p:bg><p:bgPr><a:blipFill><a:blip xmlns:r="{R}" '
+        'r:embed="rId90"/></a:blipFill><a:effectLst/></p:bgPr></p:bg>'.encode(),
+        zipfile.ZipFile(base_template).read(MASTER)))
     entries["[Content_Types].xml"] = deflated(zipfile.ZipFile(base_template).read(
         "[Content_Types].xml").replace(
         b"</Types>", b'<Default Extension="png" ContentType="image/png"/></Types>'))
@@ -373,6 +378,32 @@ def test_template_of_too_many_parts_is_refused(tmp_path: Path, base_template: Pa
     empty = deflated(b"")
     entries += [(f"x/{number}", *empty) for number in range(25_000)]
     template = raw_zip(tmp_path / "many.pptx", entries)
+    with pytest.raises(DeckgenError, match="zip directory is larger than 1 MB") as caught:
+        read_template(template)
+    assert caught.value.file == template
+
+
+@pytest.mark.parametrize("small_size", [0, 46, 0xFFFFFFFF])
+def test_zip64_directory_of_too_many_parts_is_refused(tmp_path: Path,
+                                                      small_size: int) -> None:
+    """The ZIP64 end record gives the directory's size that zipfile reads, whatever the
+    old end record says."""
+    name, data = b"a", b"x"
+    crc = zlib.crc32(data)
+    body = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0x21, crc, 1, 1, len(name),
+                       0) + name + data
+    entry = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0x21, crc, 1, 1,
+                        len(name), 0, 0, 0, 0, 0, 0) + name
+    count = 30_000
+    directory = entry * count
+    record = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count,
+                         len(directory), len(body))
+    locator = struct.pack("<IIQI", 0x07064B50, 0, len(body) + len(directory), 1)
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, small_size,
+                      0xFFFFFFFF, 0)
+    template = tmp_path / "z64.pptx"
+    template.write_bytes(body + directory + record + locator + end)
+    assert len(zipfile.ZipFile(template).namelist()) == count  # zipfile reads it all
     with pytest.raises(DeckgenError, match="zip directory is larger than 1 MB") as caught:
         read_template(template)
     assert caught.value.file == template
@@ -528,6 +559,36 @@ def test_bad_theme_file_is_a_clear_error(tmp_path: Path, note: Path, previous_de
     assert previous_deck.read_bytes() == b"the previous deck"
 
 
+@pytest.mark.parametrize("line", [
+    pytest.param(b'"x=y".' + b".".join([b"k"] * 120_000) + b" = 1", id="quoted-equals-key"),
+    pytest.param(b"a = {" + b".".join([b"k"] * 100_000) + b" = 1}", id="inline-table-key"),
+    pytest.param(b"a = [{" + b".".join([b"k"] * 100_000) + b" = 1}]", id="in-an-array"),
+])
+def test_long_dotted_key_is_refused_within_bounds(tmp_path: Path, note: Path,
+                                                  previous_deck: Path, line: bytes) -> None:
+    """Dots anywhere outside strings count, so no key or inline table escapes the cap
+    (tomllib takes minutes and gigabytes on such keys)."""
+    theme = tmp_path / "notes" / "mine.toml"
+    theme.write_bytes(b'name = "x"\n' + line + b"\n")
+    result = run_bounded("build", note, "-o", previous_deck, "--theme", theme,
+                         memory=1024, seconds=30)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip() == (f"deckgen: error: {theme}:2: theme nests tables or "
+                                     f"arrays more than 16 deep")
+    assert previous_deck.read_bytes() == b"the previous deck"
+
+
+def test_dots_in_comments_and_strings_are_not_counted(tmp_path: Path, note: Path) -> None:
+    theme = tmp_path / "notes" / "mine.toml"
+    theme.write_text('extends = "default"\n# ' + "a." * 40 + "\n"
+                     'description = """many dots\n' + "x." * 40 + '\n"""\n'
+                     "name = 'x" + "." * 40 + "' # ...\n", encoding="utf-8")
+    out = tmp_path / "out.pptx"
+    result = run_main("build", note, "-o", out, "--theme", theme)
+    assert result.code == 0, result.stderr
+    assert Presentation(str(out)).slides
+
+
 # --- 5: a theme's files follow the folder rule -------------------------------------------
 
 
@@ -609,3 +670,399 @@ def test_template_font_name_with_control_characters_is_left_to_the_theme(
     out = tmp_path / "out.pptx"
     result = run_main("build", note, "-o", out, "--template", template)
     assert result.code == 0, result.stderr
+
+
+# --- carried parts: their types, names, references and pictures ---------------------------
+
+
+def edited_template(base: Path, path: Path, edit: Callable[[dict[str, bytes]], None]
+                    ) -> Path:
+    """The template `base` with its parts (by name) changed by `edit`."""
+    with zipfile.ZipFile(base) as package:
+        parts = {name: package.read(name) for name in package.namelist()}
+    edit(parts)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as package:
+        for name, data in parts.items():
+            package.writestr(name, data)
+    return path
+
+
+def add_relationships(parts: dict[str, bytes], part: str, xml: str) -> None:
+    folder, name = part.rsplit("/", 1)
+    rels = f"{folder}/_rels/{name}.rels"
+    parts[rels] = parts[rels].replace(b"</Relationships>", xml.encode() + b"</Relationships>")
+
+
+def add_shapes(parts: dict[str, bytes], part: str, xml: str) -> None:
+    parts[part] = parts[part].replace(b"</p:spTree>", xml.encode() + b"</p:spTree>")
+
+
+def add_types(parts: dict[str, bytes], xml: str) -> None:
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+        b"</Types>", xml.encode() + b"</Types>")
+
+
+def picture_shape(shape_id: int, name: str, rel_id: str) -> str:
+    return (f'<p:pic><p:nvPicPr><p:cNvPr id="{shape_id}" name="{name}"/><p:cNvPicPr/>'
+            f'<p:nvPr userDrawn="1"/></p:nvPicPr><p:blipFill><a:blip r:embed="{rel_id}"/>'
+            '<a:stretch><a:fillRect/></a:stretch></p:blipFill><p:spPr><a:xfrm>'
+            '<a:off x="0" y="0"/><a:ext cx="9144" cy="9144"/></a:xfrm><a:prstGeom '
+            'prst="rect"><a:avLst/></a:prstGeom></p:spPr></p:pic>')
+
+
+def text_shape(shape_id: int, name: str, inside_name: str = "") -> str:
+    return (f'<p:sp><p:nvSpPr><p:cNvPr id="{shape_id}" name="{name}">{inside_name}'
+            '</p:cNvPr><p:cNvSpPr/><p:nvPr userDrawn="1"/></p:nvSpPr><p:spPr><a:xfrm>'
+            '<a:off x="0" y="0"/><a:ext cx="9144" cy="9144"/></a:xfrm><a:prstGeom '
+            'prst="rect"><a:avLst/></a:prstGeom></p:spPr><p:txBody><a:bodyPr/><a:lstStyle/>'
+            '<a:p><a:r><a:rPr lang="en-US"/><a:t>Company</a:t></a:r></a:p></p:txBody></p:sp>')
+
+
+def png_header(width: int, height: int, bit_depth: int = 1, colour_type: int = 0) -> bytes:
+    """A PNG that is all header: what Pillow reads to learn a picture's size."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+
+
+def build_on(template: Path, note: Path, out: Path) -> tuple[str, zipfile.ZipFile]:
+    """Build the note on the template; the warnings and the deck, which must open and
+    have no dangling reference, no orphan part and no part name outside the package."""
+    result = run_main("build", note, "-o", out, "--template", template)
+    assert result.code == 0, result.stderr
+    assert "internal error" not in result.stderr
+    Presentation(str(out))
+    package = zipfile.ZipFile(out)
+    # r:id="" is a link that is only an action (a jump to the next slide): no relationship
+    assert {problem for problem in _dangling_references(package)
+            if not problem.endswith(":  undefined")} == set()
+    assert _unreachable_parts(package) == set()
+    assert not [name for name in package.namelist() if ".." in name or ":" in name]
+    return result.stderr, package
+
+
+@pytest.mark.parametrize(("kind", "target", "content_type", "shown"), [
+    pytest.param("theme", "../vbaProject.bin", "application/vnd.ms-office.vbaProject", False,
+                 id="macros-as-a-theme"),
+    pytest.param("image", "../embeddings/oleObject1.bin",
+                 "application/vnd.openxmlformats-officedocument.oleObject", True,
+                 id="object-as-a-picture"),
+    pytest.param("slideLayout", "../customXml/item1.xml", "application/xml", False,
+                 id="data-as-a-layout"),
+])
+def test_part_of_another_type_than_its_relationship_is_not_carried(
+        tmp_path: Path, note: Path, base_template: Path, kind: str, target: str,
+        content_type: str, shown: bool) -> None:
+    name = posixpath.normpath(posixpath.join("ppt/slideMasters", target))
+
+    def edit(parts: dict[str, bytes]) -> None:
+        parts[name] = b"\xd0\xcf\x11\xe0 not what it says"
+        add_types(parts, f'<Override PartName="/{name}" ContentType="{content_type}"/>')
+        add_relationships(parts, MASTER, f'<Relationship Id="rId80" Type="{RELS}{kind}" '
+                                         f'Target="{target}"/>')
+        if shown:
+            add_shapes(parts, MASTER, picture_shape(980, "Shown", "rId80"))
+
+    template = edited_template(base_template, tmp_path / "typed.pptx", edit)
+    stderr, package = build_on(template, note, tmp_path / "out.pptx")
+    assert name not in package.namelist()
+    assert b"rId80" not in package.read(MASTER)
+    assert b"rId80" not in package.read("ppt/slideMasters/_rels/slideMaster1.xml.rels")
+    dropped = [line for line in stderr.splitlines() if "not carried" in line]
+    assert len(dropped) == 1 and name in dropped[0] and str(template) in dropped[0]
+
+
+def test_only_what_needs_a_dropped_part_goes(tmp_path: Path, note: Path,
+                                            base_template: Path) -> None:
+    """A placeholder with custom data tags (think-cell and others add them) and a shape
+    whose hover sound is gone stay, without the tags and the sound; a link with no
+    relationship (r:id="") keeps its action, even beside a relationship without an id."""
+    def edit(parts: dict[str, bytes]) -> None:
+        master, count = re.subn(rb'(<p:ph type="title"/>)', rb'\1<p:custDataLst>'
+                                rb'<p:tags r:id="rId81"/></p:custDataLst>', parts[MASTER])
+        assert count == 1
+        parts[MASTER] = master
+        add_shapes(parts, MASTER, text_shape(
+            981, "Hover", '<a:hlinkHover r:id="" action="ppaction://noaction"><a:snd '
+            'r:embed="rId82" name="x.wav"/></a:hlinkHover>'))
+        add_shapes(parts, MASTER, text_shape(
+            982, "Jump", '<a:hlinkClick r:id="" action="ppaction://hlinkshowjump?'
+            'jump=nextslide"/>'))
+        add_relationships(parts, MASTER, (
+            f'<Relationship Id="rId81" Type="{RELS}tags" Target="../tags/tag1.xml"/>'
+            f'<Relationship Id="rId82" Type="{RELS}audio" Target="../media/x.wav"/>'
+            f'<Relationship Type="{RELS}oleObject" Target="../embeddings/x.bin"/>'))
+        parts["ppt/tags/tag1.xml"] = (f'<p:tagLst xmlns:p="{P}"><p:tag name="X" val="1"/>'
+                                      "</p:tagLst>").encode()
+        parts["ppt/media/x.wav"] = parts["ppt/embeddings/x.bin"] = b"RIFF"
+        add_types(parts, '<Override PartName="/ppt/tags/tag1.xml" ContentType="application/'
+                         'vnd.openxmlformats-officedocument.presentationml.tags+xml"/>')
+
+    template = edited_template(base_template, tmp_path / "tags.pptx", edit)
+    _, package = build_on(template, note, tmp_path / "out.pptx")
+    master = etree.fromstring(package.read(MASTER))
+    names = {shape.get("name") for shape in master.iter(f"{{{P}}}cNvPr")}
+    assert {"Hover", "Jump"} <= names
+    assert master.find(f".//{{{P}}}ph[@type='title']") is not None
+    assert master.find(f".//{{{P}}}custDataLst") is None
+    assert master.find(f".//{{{A}}}snd") is None
+    assert master.find(f".//{{{A}}}hlinkHover") is not None
+    jump = master.find(f".//{{{A}}}hlinkClick")
+    assert jump is not None and jump.get("action", "").endswith("jump=nextslide")
+    assert not [name for name in package.namelist() if "tags" in name or "wav" in name]
+
+
+def test_master_transition_sound_goes_with_its_sound_action(
+        tmp_path: Path, note: Path, base_template: Path) -> None:
+    def edit(parts: dict[str, bytes]) -> None:
+        parts[MASTER] = parts[MASTER].replace(b"<p:txStyles>", (
+            b'<p:transition><p:sndAc><p:stSnd><p:snd r:embed="rId83" name="a.wav"/>'
+            b"</p:stSnd></p:sndAc></p:transition><p:txStyles>"))
+        add_relationships(parts, MASTER, f'<Relationship Id="rId83" Type="{RELS}audio" '
+                                         'Target="../media/a.wav"/>')
+        parts["ppt/media/a.wav"] = b"RIFF....WAVEfmt "
+
+    template = edited_template(base_template, tmp_path / "sound.pptx", edit)
+    assert b"<p:stSnd>" in zipfile.ZipFile(template).read(MASTER)
+    out = tmp_path / "out.pptx"
+    _, package = build_on(template, note, out)
+    master = package.read(MASTER)
+    assert b"<p:transition" in master and b"sndAc" not in master and b"stSnd" not in master
+    audit = subprocess.run(["openxml-audit", "-f", "microsoft365", "-q", str(out)],
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+
+
+def test_targets_outside_the_package_and_dangling_references_are_removed(
+        tmp_path: Path, note: Path, base_template: Path) -> None:
+    secret_name = f"ppt/slideMasters/file:{tmp_path}/secret.png"
+
+    def edit(parts: dict[str, bytes]) -> None:
+        picture = png_header(8, 8, 8, 2)
+        parts["../evil.png"] = parts[secret_name] = picture
+        parts["ppt/media/fine.png"] = picture
+        add_types(parts, '<Default Extension="png" ContentType="image/png"/>')
+        add_relationships(parts, MASTER, (
+            f'<Relationship Id="rId84" Type="{RELS}image" Target="../../../evil.png"/>'
+            f'<Relationship Id="rId85" Type="{RELS}image" Target="file:{tmp_path}/'
+            'secret.png"/>'
+            f'<Relationship Id="rId86" Type="{RELS}image" Target="../media/fine.png"/>'))
+        add_shapes(parts, MASTER, picture_shape(984, "Escape", "rId84")
+                   + picture_shape(985, "Url", "rId85") + picture_shape(986, "Fine", "rId86")
+                   + picture_shape(987, "Dangling", "rId999"))
+
+    template = edited_template(base_template, tmp_path / "escape.pptx", edit)
+    stderr, package = build_on(template, note, tmp_path / "out.pptx")
+    relationships = package.read("ppt/slideMasters/_rels/slideMaster1.xml.rels")
+    assert b"file:" not in relationships and b"evil" not in relationships
+    master = package.read(MASTER)
+    assert b"rId84" not in master and b"rId85" not in master and b"rId999" not in master
+    assert b'name="Escape"' in master and b'name="Dangling"' in master
+    fine = [name for name in package.namelist() if name.startswith("ppt/media/fine")]
+    assert len(fine) == 1
+    dropped = [line for line in stderr.splitlines() if "not carried" in line]
+    assert len(dropped) == 1 and "../evil.png" in dropped[0]
+
+
+@pytest.mark.parametrize("part", ["ppt/theme/theme1.xml", "ppt/presProps.xml",
+                                  "ppt/viewProps.xml", MASTER, "[Content_Types].xml"])
+def test_doctype_in_a_template_part_is_refused(tmp_path: Path, note: Path,
+                                               base_template: Path, previous_deck: Path,
+                                               part: str) -> None:
+    def edit(parts: dict[str, bytes]) -> None:
+        body = re.sub(rb"^<\?xml[^>]*\?>\s*", b"", parts[part])
+        root = etree.fromstring(body).tag.split("}")[1]
+        parts[part] = (f'<?xml version="1.0"?><!DOCTYPE {root} [<!ENTITY e "x">]>'
+                       .encode() + body)
+
+    template = edited_template(base_template, tmp_path / "doctype.pptx", edit)
+    result = run_main("build", note, "-o", previous_deck, "--template", template)
+    assert result.code == 1, result.stderr
+    assert result.stderr.strip() == (f"deckgen: error: {template}: template refused: part "
+                                      f"{part} has a DOCTYPE, which Office parts never have")
+    assert previous_deck.read_bytes() == b"the previous deck"
+
+
+def test_master_without_its_content_type_is_a_clear_error(
+        tmp_path: Path, note: Path, base_template: Path, previous_deck: Path) -> None:
+    def edit(parts: dict[str, bytes]) -> None:
+        parts["[Content_Types].xml"], count = re.subn(
+            rb'<Override PartName="/ppt/slideMasters/slideMaster1.xml"[^>]*/>', b"",
+            parts["[Content_Types].xml"])
+        assert count == 1
+
+    template = edited_template(base_template, tmp_path / "untyped.pptx", edit)
+    result = run_main("build", note, "-o", previous_deck, "--template", template)
+    assert result.code == 1, result.stderr
+    assert result.stderr.strip() == (
+        f"deckgen: error: {template}: not a valid presentation: slide master {MASTER} "
+        "cannot be used (its content type is 'application/xml')")
+    assert previous_deck.read_bytes() == b"the previous deck"
+
+
+def test_part_names_in_content_types_match_without_regard_to_case(
+        tmp_path: Path, note: Path, base_template: Path) -> None:
+    def edit(parts: dict[str, bytes]) -> None:
+        parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+            b'PartName="/ppt/slideMasters/slideMaster1.xml"',
+            b'PartName="/PPT/SlideMasters/SLIDEMASTER1.XML"')
+        parts["ppt/media/logo.png"] = png_header(8, 8, 8, 2)
+        add_types(parts, '<Override PartName="/PPT/MEDIA/LOGO.PNG" ContentType="image/png"/>')
+        add_relationships(parts, MASTER, f'<Relationship Id="rId87" Type="{RELS}image" '
+                                         'Target="../media/logo.png"/>')
+        add_shapes(parts, MASTER, picture_shape(987, "Logo", "rId87"))
+
+    template = edited_template(base_template, tmp_path / "case.pptx", edit)
+    _, package = build_on(template, note, tmp_path / "out.pptx")
+    assert b'r:embed="rId87"' in package.read(MASTER)
+    assert "ppt/media/logo.png" in package.namelist()
+
+
+def test_template_pictures_nothing_shows_or_too_large_are_not_carried(
+        tmp_path: Path, note: Path, base_template: Path) -> None:
+    """240 relationships to 1 MB "pictures" of zeros that nothing shows made a 251 MB deck;
+    a 16000 × 16000 picture in the master made preview take 36 s."""
+    zeros = b"\0" * 2**20
+
+    def edit(parts: dict[str, bytes]) -> None:
+        add_types(parts, '<Default Extension="png" ContentType="image/png"/>')
+        for number in range(240):
+            parts[f"ppt/media/zero{number}.png"] = zeros
+        add_relationships(parts, MASTER, "".join(
+            f'<Relationship Id="rId{1000 + number}" Type="{RELS}image" '
+            f'Target="../media/zero{number}.png"/>' for number in range(240)))
+        parts["ppt/media/huge.png"] = png_header(16000, 16000)
+        add_relationships(parts, MASTER, (
+            f'<Relationship Id="rId88" Type="{RELS}image" Target="../media/huge.png"/>'))
+        add_shapes(parts, MASTER, picture_shape(988, "Huge", "rId88")
+                   + picture_shape(989, "Zero", "rId1000"))
+
+    template = edited_template(base_template, tmp_path / "many.pptx", edit)
+    out = tmp_path / "out.pptx"
+    stderr, package = build_on(template, note, out)
+    assert out.stat().st_size < 200_000
+    assert not [name for name in package.namelist() if "zero" in name or "huge" in name]
+    warnings = [line for line in stderr.splitlines() if "built without" in line]
+    assert len(warnings) == 2
+    assert "ppt/media/huge.png has more than 120 million pixels" in warnings[0] + warnings[1]
+    assert "ppt/media/zero0.png is not a picture" in warnings[0] + warnings[1]
+    master = package.read(MASTER)
+    assert b'name="Huge"' in master and b"rId88" not in master and b"rId1000" not in master
+
+
+# --- 5: a theme the note or another theme names follows the folder rule ------------------
+
+
+@pytest.fixture
+def outside_theme(tmp_path: Path, secret_files: Path) -> Path:
+    """A theme outside the note's folder whose logo is a picture beside it."""
+    theme = secret_files / "base.toml"
+    theme.write_text('extends = "default"\n[logo]\nimage = "secret.png"\n', encoding="utf-8")
+    return theme
+
+
+@pytest.mark.parametrize("how", ["relative", "absolute"])
+def test_front_matter_theme_outside_the_allowed_folders_is_not_found(
+        note: Path, outside_theme: Path, previous_deck: Path, how: str) -> None:
+
+    def message(theme: Path) -> str:
+        named = os.path.relpath(theme, note.parent) if how == "relative" else str(theme)
+        note.write_text(f"---\ntitle: x\ntheme: {named}\n---\n\n# a\n\nb\n",
+                        encoding="utf-8")
+        result = run_main("build", note, "-o", previous_deck)
+        assert result.code == 1
+        return result.stderr.replace(named, "THEME")
+
+    outside = message(outside_theme)
+    assert outside == message(outside_theme.with_name("no-such.toml"))
+    assert outside.startswith(f"deckgen: error: {note}:3: front matter theme: ")
+    assert "not found" in outside and "secret" not in outside
+    assert previous_deck.read_bytes() == b"the previous deck"
+
+
+@pytest.mark.parametrize("given", ["option", "front matter"])
+def test_extended_theme_outside_the_allowed_folders_is_not_found(
+        note: Path, outside_theme: Path, previous_deck: Path, given: str) -> None:
+    theme = note.parent / "mine.toml"
+
+    def message(extended: Path) -> str:
+        theme.write_text(f'extends = "{extended}"\n', encoding="utf-8")
+        if given == "option":
+            result = run_main("build", note, "-o", previous_deck, "--theme", theme)
+        else:
+            note.write_text("---\ntitle: x\ntheme: mine.toml\n---\n\n# a\n\nb\n",
+                            encoding="utf-8")
+            result = run_main("build", note, "-o", previous_deck)
+        assert result.code == 1
+        return result.stderr.replace(str(extended), "THEME")
+
+    outside = message(outside_theme)
+    assert outside == message(outside_theme.with_name("no-such.toml"))
+    assert "key 'extends' names THEME, which is not found" in outside
+    assert previous_deck.read_bytes() == b"the previous deck"
+
+
+def test_theme_given_as_an_option_may_be_anywhere_with_what_it_extends(
+        tmp_path: Path, note: Path, outside_theme: Path) -> None:
+    """The user's own --theme (and themes beside it) may sit anywhere, and so may its
+    pictures; a note's theme may extend a built-in one."""
+    brand = outside_theme.with_name("brand.toml")
+    brand.write_text('extends = "base.toml"\n', encoding="utf-8")
+    out = tmp_path / "out.pptx"
+    result = run_main("build", note, "-o", out, "--theme", brand)
+    assert result.code == 0, result.stderr
+    assert any(shape.name == "Logo" for shape in Presentation(str(out)).slides[1].shapes)
+    (note.parent / "mine.toml").write_text('extends = "dark"\n', encoding="utf-8")
+    note.write_text("---\ntitle: x\ntheme: mine.toml\n---\n\n# a\n\nb\n", encoding="utf-8")
+    result = run_main("build", note, "-o", out)
+    assert result.code == 0, result.stderr
+
+
+def test_main_part_typed_by_a_default_is_declared_a_presentation(
+        tmp_path: Path, note: Path, base_template: Path) -> None:
+    def edit(parts: dict[str, bytes]) -> None:
+        types, count = re.subn(rb'<Override PartName="/ppt/presentation.xml"[^>]*/>', b"",
+                               parts["[Content_Types].xml"])
+        types, defaults = re.subn(rb'(<Default Extension="xml" ContentType=")[^"]*"',
+                                  rb'\1application/vnd.openxmlformats-officedocument.'
+                                  rb'presentationml.template.main+xml"', types)
+        assert count == defaults == 1
+        parts["[Content_Types].xml"] = types
+
+    template = edited_template(base_template, tmp_path / "default.potx", edit)
+    _, package = build_on(template, note, tmp_path / "out.pptx")
+    assert (b'<Override PartName="/ppt/presentation.xml" ContentType="application/vnd.'
+            b'openxmlformats-officedocument.presentationml.presentation.main+xml"/>'
+            in package.read("[Content_Types].xml"))
+
+
+def test_many_small_parts_that_expand_are_refused_together(
+        tmp_path: Path, note: Path, base_template: Path, previous_deck: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parts of 1 MB (each below the ratio floor) add up: all together may not expand more
+    than 100 times the template (beyond a floor, here 4 MB instead of 32 MB)."""
+    monkeypatch.setattr(template_module, "TOTAL_RATIO_FLOOR", 4 * 2**20)
+
+    def edit(parts: dict[str, bytes]) -> None:
+        add_types(parts, '<Default Extension="png" ContentType="image/png"/>')
+        for number in range(8):
+            parts[f"ppt/media/zero{number}.png"] = b"\0" * 2**20
+        add_relationships(parts, MASTER, "".join(
+            f'<Relationship Id="rId{1000 + number}" Type="{RELS}image" '
+            f'Target="../media/zero{number}.png"/>' for number in range(8)))
+        add_shapes(parts, MASTER, "".join(picture_shape(2000 + number, f"Zero{number}",
+                                                        f"rId{1000 + number}")
+                                          for number in range(8)))
+
+    template = edited_template(base_template, tmp_path / "small.pptx", edit)
+    assert template.stat().st_size < 300_000
+    result = run_main("build", note, "-o", previous_deck, "--template", template)
+    assert result.code == 1, result.stderr
+    assert re.fullmatch(rf"deckgen: error: {re.escape(str(template))}: template refused: "
+                        r"part ppt/media/zero\d+\.png brings the template's parts to more "
+                        r"than 100 times the template's size \(a zip bomb\?\)\n",
+                        result.stderr), result.stderr
+    assert previous_deck.read_bytes() == b"the previous deck"
