@@ -68,6 +68,12 @@ INFLATE_STEP = 1_000_000
 #: An SVG's size is read from its root element, the XML parsed in steps of this many bytes
 #: up to there.
 SVG_PARSE_STEP = 65_536
+#: An SVG's own size (its width and height, else its viewBox) must lie between these many
+#: pixels on each side: it is drawn at its placed size, but that size is derived from its
+#: own (a viewBox of 1e308 overflowed the layout's arithmetic; a side of 1e-300 makes
+#: cairo's scale no number).
+MAX_SVG_SIDE = 1_000_000
+MIN_SVG_SIDE = 0.01
 #: An SVG is drawn in a child process of its own (`deckgen.sandbox`) that may use this many
 #: bytes of memory more than the build, this many seconds of processor time, and is stopped
 #: after `SVG_WALL_SECONDS`: then a placeholder is shown. (Five levels of `<use>` took 55 s
@@ -689,6 +695,12 @@ def svg_size(data: bytes) -> tuple[float, float]:
     if not (math.isfinite(width) and math.isfinite(height)):
         raise Unreadable(f"is an SVG whose size ({width}×{height}) is not a number of "
                          "pixels")
+    if max(width, height) > MAX_SVG_SIDE:
+        raise Unreadable(f"is an SVG whose size ({width:g}×{height:g} pixels) is more than "
+                         f"{MAX_SVG_SIDE:,} pixels on a side; refused")
+    if min(width, height) < MIN_SVG_SIDE:
+        raise Unreadable(f"is an SVG whose size ({width:g}×{height:g} pixels) is less than "
+                         f"{MIN_SVG_SIDE:g} pixel on a side; refused")
     return float(width), float(height)
 
 

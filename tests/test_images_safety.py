@@ -173,6 +173,29 @@ def test_an_svg_size_that_is_no_number_is_a_placeholder(tmp_path: Path, size: st
 
 
 @needs_cairosvg
+@pytest.mark.parametrize(("size", "words"), [
+    ('viewBox="0 0 1e308 1e308"', "more than 1,000,000 pixels on a side"),
+    ('width="1e300" height="1e300"', "more than 1,000,000 pixels on a side"),
+    ('width="2000000" height="10"', "more than 1,000,000 pixels on a side"),
+    ('width="1e-300" height="10"', "less than 0.01 pixel on a side")])
+def test_an_svg_size_out_of_bounds_is_a_placeholder(tmp_path: Path, size: str,
+                                                    words: str) -> None:
+    """A finite but absurd size (it overflowed the layout's arithmetic: "internal error")."""
+    (tmp_path / "huge.svg").write_text(
+        f'<svg xmlns="http://www.w3.org/2000/svg" {size}><rect width="10" height="10"/></svg>',
+        encoding="utf-8")
+    (tmp_path / "fine.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="999999" height="0.02"/>',
+        encoding="utf-8")
+    result, deck = build(tmp_path, note("huge.svg", "fine.svg"))
+    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "huge.svg", words,
+               "placeholder")
+    assert "fine.svg" not in result.stderr
+    clean(result.stderr)
+    assert pictures_in(deck) == 1
+
+
+@needs_cairosvg
 def test_an_svg_of_millions_of_elements_is_sized_from_its_root(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Its size is read from the root element without parsing the rest (cairosvg took 3
