@@ -713,14 +713,14 @@ class _RootElement(Exception):
 
 
 def svg_root_attributes(data: bytes) -> dict[str, str]:
-    """The attributes of an SVG's root element (by their local names), read by expat in
+    """The attributes of an SVG's root element without a namespace, read by expat in
     steps up to that element only; a document that declares entities is refused (as
     cairosvg's own parser refuses it)."""
     from xml.parsers import expat
 
     def root(tag: str, attributes: dict[str, str]) -> None:
-        raise _RootElement({name.rpartition(" ")[2]: value
-                            for name, value in attributes.items()})
+        raise _RootElement({name: value for name, value in attributes.items()
+                            if " " not in name})  # no namespace: not x:width
 
     def entity(*declaration: object) -> None:
         raise Unreadable("is an SVG that declares XML entities; refused")
@@ -1362,6 +1362,11 @@ def rasterise_svg(data: bytes, target: tuple[int, int]) -> PILImage.Image:
     except MemoryError as exc:
         raise Unreadable(f"is an SVG that needs more than {SVG_MEMORY_BYTES:,} bytes of "
                          "memory to draw; refused") from exc
+    except RecursionError as exc:
+        raise Unreadable("is an SVG that refers to itself (an element that uses itself, "
+                         "or nests too deep); refused") from exc
+    except sandbox.Failed as failed:
+        raise Unreadable(f"is an SVG that cannot be drawn ({failed})") from failed
     picture = PILImage.open(io.BytesIO(png))
     picture.load()
     return normalise(picture)
@@ -1402,13 +1407,18 @@ def _svg_fetch(url: str, resource_type: str) -> bytes:
         raise Unreadable(f"embeds a picture (a data: URI) that {problem}") from problem
     if resource_type == "text/css":
         return data
-    if data.startswith(b"\x1f\x8b") or _is_svg(data[:4096], ""):
-        return svg_text(data)
     try:
+        if data.startswith(b"\x1f\x8b") or _is_svg(data[:4096], ""):
+            text = svg_text(data)
+            svg_root_attributes(text)  # refuses entities, as cairosvg would less clearly
+            return text
         with pillow_warnings(), _open(None, data) as opened:
             _check_pixels(*opened.size)
     except Unreadable as problem:
         raise Unreadable(f"embeds a picture that {problem}") from problem
-    except Exception:  # not a picture Pillow reads: cairosvg says what it makes of it
+    except UnidentifiedImageError as exc:  # its message shows Pillow's stream object
+        raise Unreadable("embeds a picture (a data: URI) that is not a picture deckgen "
+                         f"recognises, such as {READABLE_FORMATS}") from exc
+    except Exception:  # a damaged picture: cairosvg says what it makes of it
         pass
     return data

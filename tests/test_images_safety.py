@@ -567,6 +567,90 @@ def _refuse() -> None:
     raise Unreadable("is refused in the child")
 
 
+class _StatusError(Exception):
+    """An exception that cannot be unpickled as itself (as cairocffi's CairoError)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _raise_status() -> None:
+    raise _StatusError("cairo returned CAIRO_STATUS_INVALID_MATRIX", 5)
+
+
+def _unreadable_back() -> None:
+    raise ValueError("cannot be read back")
+
+
+class _Poisoned:
+    """A value that pickles, and raises as it is unpickled."""
+
+    def __reduce__(self) -> tuple[object, tuple[()]]:
+        return (_unreadable_back, ())
+
+
+def _poisoned() -> _Poisoned:
+    return _Poisoned()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="limits are set by Linux")
+def test_run_limited_sends_what_cannot_be_unpickled_as_text() -> None:
+    """An exception whose class takes more arguments reached the user as "TypeError:
+    __init__() missing 1 required positional argument"."""
+    with pytest.raises(sandbox.Failed) as raised:
+        sandbox.run_limited(_raise_status, (), 100_000_000, 5, 10)
+    assert str(raised.value) == "_StatusError: cairo returned CAIRO_STATUS_INVALID_MATRIX"
+    with pytest.raises(sandbox.Failed, match="its answer could not be read "
+                                             r"\(ValueError: cannot be read back\)"):
+        sandbox.run_limited(_poisoned, (), 100_000_000, 5, 10)
+
+
+@needs_cairosvg
+@pytest.mark.parametrize(("inner", "words"), [
+    (b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "aaaa">]><svg '
+     b'xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text>&a;</text></svg>',
+     "embeds a picture that is an SVG that declares XML entities; refused"),
+    (zlib.compress(b"x" * 1000), "embeds a picture (a data: URI) that is not a picture "
+                                 "deckgen recognises"),
+    (gzip_bomb(b'<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1">', 30,
+               b"</svg>"), "embeds a picture that is a compressed SVG of more than")],
+    ids=["entities", "zlib", "svgz-bomb"])
+def test_what_an_svg_embeds_is_named_as_embedded(tmp_path: Path, inner: bytes,
+                                                  words: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(images, "MAX_SVG_BYTES", 20_000_000)
+    mime = "image/png" if inner.startswith(b"x") else "image/svg+xml"
+    (tmp_path / "outer.svg").write_text(svg_embedding(inner, mime), encoding="utf-8")
+    result, deck = build(tmp_path, note("outer.svg"))
+    warning = warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "outer.svg",
+                         words, "placeholder")
+    assert "TypeError" not in warning and "object at 0x" not in warning
+    clean(result.stderr)
+    assert pictures_in(deck) == 0
+
+
+@needs_cairosvg
+def test_an_svg_that_uses_itself_says_so(tmp_path: Path) -> None:
+    (tmp_path / "loop.svg").write_text(
+        f'{SVG_HEAD}<defs><g id="g"><use xlink:href="#g"/></g></defs><use xlink:href="#g"/>'
+        "</svg>", encoding="utf-8")
+    result, deck = build(tmp_path, note("loop.svg"))
+    warning = warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "loop.svg",
+                         "refers to itself", "placeholder")
+    assert "RecursionError" not in warning
+    clean(result.stderr)
+    assert pictures_in(deck) == 0
+
+
+@needs_cairosvg
+def test_only_unprefixed_root_attributes_size_an_svg() -> None:
+    attributes = images.svg_root_attributes(
+        b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:x="urn:x" x:width="10" '
+        b'x:height="20" height="5"/>')
+    assert attributes == {"height": "5"}
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="limits are set by Linux")
 def test_run_limited_returns_raises_and_stops() -> None:
     assert sandbox.run_limited(_allocate, (1_000_000,), 100_000_000, 5, 10) == 1_000_000
