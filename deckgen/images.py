@@ -60,6 +60,8 @@ MAX_SIDE_PIXELS = 65_535
 #: scan data codes every 8 × 8 block in at least one bit: a JPEG with less data than that
 #: for the size its header says is damaged or forged (libjpeg decodes it as grey, silently).
 JPEG_HUFFMAN_FRAMES = {0xC0, 0xC1, 0xC2}
+#: A JPEG's markers and scan data are read in steps of this many bytes.
+JPEG_READ_STEP = 1_048_576
 #: SVG files larger than this many bytes are refused; a compressed SVG (.svgz) is counted
 #: as it inflates, in steps of `INFLATE_STEP` bytes, and refused as soon as it passes the cap
 #: (a 1 MB file may inflate to 1 GB).
@@ -798,9 +800,7 @@ def check_jpeg_data(stream: IO[bytes], byte_size: int) -> None:
         return
     frame: tuple[int, int, list[tuple[int, int]]] | None = None
     while True:
-        marker = stream.read(2)
-        while marker[:1] == b"\xff" and marker[1:] == b"\xff":  # fill bytes
-            marker = marker[1:] + stream.read(1)
+        marker = _next_marker(stream)
         if len(marker) < 2 or marker[0] != 0xFF:
             return
         code = marker[1]
@@ -830,10 +830,60 @@ def check_jpeg_data(stream: IO[bytes], byte_size: int) -> None:
     most_v = max(v for _, v in sampling) or 1
     blocks = max(math.ceil(math.ceil(width * h / most_h) / 8)
                  * math.ceil(math.ceil(height * v / most_v) / 8) for h, v in sampling)
-    if byte_size - scan_start < blocks / 8:
+    needed = math.ceil(blocks / 8)
+    held = _scan_bytes(stream, scan_start, needed) if byte_size - scan_start >= needed \
+        else max(0, byte_size - scan_start)
+    if held < needed:
         raise Unreadable(f"cannot be read (a JPEG whose header says {width}×{height} "
-                         f"pixels but which holds {max(0, byte_size - scan_start):,} bytes "
-                         "of picture data, too few for that: damaged or forged)")
+                         f"pixels but which holds {held:,} bytes of picture data, too few "
+                         "for that: damaged or forged)")
+
+
+def _next_marker(stream: IO[bytes]) -> bytes:
+    """The next two bytes of a JPEG's marker segment, fill bytes (any number of 0xFF
+    before a marker) skipped in bulk."""
+    marker = stream.read(2)
+    while marker == b"\xff\xff":
+        start = stream.tell()
+        run = stream.read(JPEG_READ_STEP)
+        rest = run.lstrip(b"\xff")
+        if rest:
+            stream.seek(start + len(run) - len(rest) + 1)
+            return b"\xff" + rest[:1]
+        if len(run) < JPEG_READ_STEP:
+            return b""
+    return marker
+
+
+def _scan_bytes(stream: IO[bytes], scan_start: int, needed: int) -> int:
+    """The bytes from `scan_start` up to the end-of-image marker (what follows it is
+    padding, not picture data), counted up to `needed`: scan data, and the markers of
+    later scans skipped by their length."""
+    position = scan_start
+    while position - scan_start < needed:
+        stream.seek(position)
+        part = stream.read(JPEG_READ_STEP)
+        if len(part) < 2:
+            return position - scan_start + len(part)
+        found = part.find(b"\xff", 0, len(part) - 1)
+        while found >= 0:
+            code = part[found + 1]
+            if code == 0xD9:  # end of image
+                return position + found - scan_start
+            if code not in (0x00, 0xFF) and not 0xD0 <= code <= 0xD7:  # a segment
+                break
+            found = part.find(b"\xff", found + 1, len(part) - 1)
+        if found < 0:
+            position += len(part) - 1
+            continue
+        header = part[found + 2:found + 4]
+        if len(header) < 2:
+            stream.seek(position + found + 2)
+            header = stream.read(2)
+            if len(header) < 2:
+                return position + found - scan_start
+        position += found + 2 + struct.unpack(">H", header)[0]
+    return position - scan_start
 
 
 def _open(path: Path | None, data: bytes) -> PILImage.Image:

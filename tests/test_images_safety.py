@@ -288,6 +288,39 @@ def test_a_jpeg_whose_header_claims_more_pixels_than_it_holds(tmp_path: Path,
     assert pictures_in(deck) == 1
 
 
+@pytest.mark.parametrize("options", [{}, {"progressive": True, "optimize": True}],
+                         ids=["baseline", "progressive"])
+def test_padding_after_the_end_of_a_jpeg_is_no_picture_data(tmp_path: Path,
+                                                             options: dict[str, bool]
+                                                             ) -> None:
+    """2 MB of zeros after the end-of-image marker passed the check of the data's length
+    and shipped a flat grey picture."""
+    (tmp_path / "padded.jpg").write_bytes(
+        forged_jpeg((16, 16), (10000, 10000), **options) + b"\0" * 2_000_000)
+    (tmp_path / "honest.jpg").write_bytes(
+        forged_jpeg((16, 16), (16, 16), **options) + b"\0" * 2_000_000)
+    result, deck = build(tmp_path, note("padded.jpg", "honest.jpg"))
+    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "padded.jpg",
+               "10000×10000", "placeholder")
+    assert "honest.jpg" not in result.stderr
+    clean(result.stderr)
+    assert pictures_in(deck) == 1
+
+
+def test_fill_bytes_before_a_jpeg_marker_are_skipped_quickly() -> None:
+    """15 MB of 0xFF fill bytes (allowed before any marker) took 3.9 s, a byte at a time;
+    they are still skipped, so a forged header behind them is caught."""
+    fill = b"\xff" * 15_000_000
+    for jpeg, honest in ((forged_jpeg((16, 16), (16, 16)), True),
+                         (forged_jpeg((16, 16), (10000, 10000)), False)):
+        data = jpeg[:2] + fill + jpeg[2:]
+        started = time.process_time()
+        with contextlib.nullcontext() if honest else pytest.raises(Unreadable,
+                                                                   match="10000×10000"):
+            images.check_jpeg_data(io.BytesIO(data), len(data))
+        assert time.process_time() - started < 0.5
+
+
 def test_a_jpeg_inside_a_data_uri_is_checked_too(tmp_path: Path) -> None:
     uri = "data:image/jpeg;base64," + base64.b64encode(
         forged_jpeg((16, 16), (8000, 6000))).decode()
