@@ -12,6 +12,7 @@ import math
 import os
 import struct
 import sys
+import time
 import unicodedata
 import warnings
 import zlib
@@ -84,6 +85,10 @@ MIN_SVG_SIDE = 0.01
 SVG_MEMORY_BYTES = 1_000_000_000
 SVG_CPU_SECONDS = 10
 SVG_WALL_SECONDS = 20
+#: All the SVGs of one build are drawn within this many seconds (wall-clock time, one
+#: after the other): once they are spent, the SVGs left become placeholders (twenty
+#: hostile SVGs would otherwise take 20 × `SVG_WALL_SECONDS`).
+SVG_DECK_SECONDS = 60
 #: A data: URI picture longer than this many characters is refused before it is decoded,
 #: and one that holds more than `MAX_DATA_URI_BYTES` once decoded.
 MAX_DATA_URI_CHARS = 30_000_000
@@ -917,6 +922,9 @@ class EncodeJob:
 
     source: ImageSource
     target: tuple[int, int]
+    #: The most seconds an SVG may take to draw (`SVG_WALL_SECONDS` when None): less once
+    #: the build's `SVG_DECK_SECONDS` are nearly spent.
+    svg_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -1046,14 +1054,19 @@ class JobRunner:
     """Encode jobs: all submitted at once, in order, to a process pool when there are
     several large pictures (`workers` forces a pool of that size; 1 forces serial), else
     each encoded here when its result is asked for. The pool stops once every result has
-    been collected."""
+    been collected. SVGs are drawn here, each in a limited child process of its own, one
+    after the other, all within `SVG_DECK_SECONDS`."""
 
     def __init__(self, jobs: Sequence[EncodeJob], workers: int | None = None) -> None:
         self.jobs = list(jobs)
         self._results: dict[int, Encoded] = {}
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
-        self._futures: list[concurrent.futures.Future[Encoded]] = []
-        count = pool_size(self.jobs) if workers is None else min(workers, len(self.jobs))
+        self._futures: dict[int, concurrent.futures.Future[Encoded]] = {}
+        self._svg_budget = float(SVG_DECK_SECONDS)
+        self._svg_seconds_left = self._svg_budget
+        rasters = {index: job for index, job in enumerate(self.jobs) if job.source.kind != SVG}
+        count = (pool_size(list(rasters.values())) if workers is None
+                 else min(workers, len(rasters)))
         if count <= 1:
             return
         from concurrent.futures import ProcessPoolExecutor  # only a build with a pool
@@ -1064,7 +1077,8 @@ class JobRunner:
             self._pool = ProcessPoolExecutor(max_workers=count, mp_context=_pool_context(),
                                              initializer=end_with_parent,
                                              initargs=(os.getpid(),))
-            self._futures = [self._pool.submit(encode_job, job) for job in self.jobs]
+            self._futures = {index: self._pool.submit(encode_job, job)
+                             for index, job in rasters.items()}
         except (OSError, ImportError, NotImplementedError, RuntimeError):
             self.close()  # no pool here (no semaphores, too many processes): serially
 
@@ -1078,7 +1092,9 @@ class JobRunner:
         return found
 
     def _collect(self, index: int) -> Encoded:
-        if self._futures:
+        if self.jobs[index].source.kind == SVG:
+            return self._draw(self.jobs[index])
+        if index in self._futures:
             from concurrent.futures import CancelledError
             from concurrent.futures.process import BrokenProcessPool
 
@@ -1087,6 +1103,21 @@ class JobRunner:
             except (OSError, BrokenProcessPool, CancelledError):
                 pass  # a worker died or the pool was stopped: encode it here
         return encode_job(self.jobs[index])
+
+    def _draw(self, job: EncodeJob) -> Encoded:
+        """An SVG drawn within what is left of the build's `SVG_DECK_SECONDS`, else why
+        it is not."""
+        spent = (f"is an SVG not drawn: the deck's SVGs took {self._svg_budget:g} s to draw "
+                 "altogether, the most a build gives them; refused")
+        if self._svg_seconds_left <= 0:
+            return Encoded(problem=spent)
+        seconds = min(float(SVG_WALL_SECONDS), self._svg_seconds_left)
+        started = time.monotonic()
+        outcome = encode_job(replace(job, svg_seconds=seconds))
+        self._svg_seconds_left -= time.monotonic() - started
+        if outcome.problem and self._svg_seconds_left <= 0 and seconds < SVG_WALL_SECONDS:
+            return replace(outcome, problem=spent)  # stopped by the deck's limit, not its own
+        return outcome
 
     def close(self) -> None:
         """Stop the pool, dropping the jobs it has not started."""
@@ -1143,7 +1174,9 @@ def encode_job(job: EncodeJob) -> Encoded:
 
 def _encode_or_say_why(job: EncodeJob) -> Encoded:
     try:
-        return _encode(job.source, job.target)
+        if job.svg_seconds is None:
+            return _encode(job.source, job.target)
+        return _encode(job.source, job.target, job.svg_seconds)
     except Unreadable as problem:
         return Encoded(problem=str(problem))
     except MemoryError:
@@ -1156,9 +1189,10 @@ def _encode_or_say_why(job: EncodeJob) -> Encoded:
         return Encoded(problem=f"cannot be read ({_describe(exc)})")
 
 
-def _encode(source: ImageSource, target: tuple[int, int]) -> Encoded:
+def _encode(source: ImageSource, target: tuple[int, int],
+            svg_seconds: float | None = None) -> Encoded:
     if source.kind == SVG:
-        picture = rasterise_svg(source.read(), target)
+        picture = rasterise_svg(source.read(), target, svg_seconds)
         return _encoded(picture, photo=False, icc=None, palette=False)
     upright = source.upright_size
     shown_pixels = min(_pixels(upright), _pixels(target))
@@ -1392,9 +1426,11 @@ def _to_srgb(picture: PILImage.Image, icc: bytes | None) -> PILImage.Image:
     return converted if converted is not None else picture
 
 
-def rasterise_svg(data: bytes, target: tuple[int, int]) -> PILImage.Image:
+def rasterise_svg(data: bytes, target: tuple[int, int],
+                  seconds: float | None = None) -> PILImage.Image:
     """An SVG drawn at the target size with cairosvg (no external files or URLs fetched),
-    in a child process limited in memory and time (see `SVG_MEMORY_BYTES`)."""
+    in a child process limited in memory and time (see `SVG_MEMORY_BYTES`; `seconds`
+    instead of `SVG_WALL_SECONDS` when given)."""
     cairosvg = _cairosvg()
     if cairosvg is None:
         raise Unreadable("is an SVG and cairosvg is not installed (pip install "
@@ -1405,8 +1441,9 @@ def rasterise_svg(data: bytes, target: tuple[int, int]) -> PILImage.Image:
     if sys.platform == "linux":
         _prepare_svg_drawing()
     try:
+        wall = SVG_WALL_SECONDS if seconds is None else seconds
         png = sandbox.run_limited(draw_svg, (svg_text(data), target), SVG_MEMORY_BYTES,
-                                  SVG_CPU_SECONDS, SVG_WALL_SECONDS)
+                                  min(SVG_CPU_SECONDS, max(1, math.ceil(wall))), wall)
     except sandbox.Stopped as stopped:
         raise Unreadable(f"is an SVG whose drawing {stopped}") from stopped
     except MemoryError as exc:
