@@ -246,9 +246,12 @@ def test_data_uris_are_capped_before_and_after_decoding() -> None:
 
 
 @needs_cairosvg
-def test_a_21_mb_svg_data_uri_is_refused(tmp_path: Path) -> None:
+def test_an_svg_data_uri_over_the_cap_is_refused(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """(A note is at most 8 MB: the cap is lowered to be reached from one.)"""
+    monkeypatch.setattr(images, "MAX_DATA_URI_BYTES", 1_000_000)
     svg = (b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
-           + b" " * 21_000_000 + b"</svg>")
+           + b" " * 2_000_000 + b"</svg>")
     uri = "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
     assert len(uri) < MAX_DATA_URI_CHARS  # refused for what it holds
     markdown = note("a.png").replace("![picture 1](a.png)", f'<img src="{uri}">')
@@ -407,6 +410,31 @@ def test_an_svg_that_draws_too_long_in_wall_clock_time_is_stopped(
     assert time.monotonic() - started < 6
     warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "slow.svg",
                "took more than 1 s; stopped", "placeholder")
+
+
+@needs_cairosvg
+def test_the_svgs_of_a_deck_share_one_drawing_budget(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each hostile SVG took its own limit, so N of them took N times it: once the deck's
+    budget is spent, the SVGs left are placeholders that say why, without being drawn."""
+    monkeypatch.setattr(images, "SVG_WALL_SECONDS", 1)
+    monkeypatch.setattr(images, "SVG_DECK_SECONDS", 1.5)
+    (tmp_path / "quick.svg").write_text(nested_uses(1), encoding="utf-8")
+    for number in range(1, 5):
+        (tmp_path / f"slow{number}.svg").write_text(nested_uses(5) + " " * number,
+                                                    encoding="utf-8")
+    started = time.monotonic()
+    result, deck = build(tmp_path, note("quick.svg", *(f"slow{n}.svg" for n in range(1, 5))))
+    assert time.monotonic() - started < 6
+    source = tmp_path / "notes.md"
+    assert "quick.svg" not in result.stderr
+    warning_at(result.stderr, source, PICTURE_LINE + 4, "slow1.svg", "took more than 1 s",
+               "placeholder")
+    for number in range(2, 5):
+        warning_at(result.stderr, source, PICTURE_LINE + 4 * number, f"slow{number}.svg",
+                   "the deck's SVGs took 1.5 s to draw altogether", "placeholder")
+    clean(result.stderr)
+    assert pictures_in(deck) == 1
 
 
 @needs_cairosvg
