@@ -57,6 +57,17 @@ MAX_PIXELS = 120_000_000
 #: Pictures longer than this many pixels on a side are refused (the largest side a JPEG can
 #: have): a 1 × 119,000,000 picture, within `MAX_PIXELS`, took 20 s and 2 GB to downscale.
 MAX_SIDE_PIXELS = 65_535
+#: Pictures whose decoding would take more than this many bytes of memory, estimated from
+#: their header, are refused: pixels × `DECODING_BYTES_PER_PIXEL` (Pillow's bytes per pixel
+#: of the mode, twice: the picture and its normalised copy; measured for WebP, whose
+#: decoder copies the whole picture twice: a 4 KB lossless WebP of 16383 × 7000 pixels,
+#: within `MAX_PIXELS`, took 1.83 GB). A JPEG is checked at the reduced size it is decoded
+#: at. A 48-megapixel photo takes 384 MB as a PNG, 768 MB as a WebP.
+MAX_DECODING_BYTES = 1_000_000_000
+DECODING_BYTES_PER_PIXEL = {"1": 2, "L": 2, "P": 2, "I;16": 10, "I;16B": 10, "I;16L": 10,
+                            "I;16N": 10, "I": 10, "F": 10}
+DECODING_BYTES_PER_PIXEL_OTHER = 8
+DECODING_BYTES_PER_PIXEL_WEBP = 16
 #: JPEG frame markers of Huffman-coded pictures (baseline, extended, progressive), whose
 #: scan data codes every 8 × 8 block in at least one bit: a JPEG with less data than that
 #: for the size its header says is damaged or forged (libjpeg decodes it as grey, silently).
@@ -551,6 +562,8 @@ def _read_header(path: Path | None, content: bytes, byte_size: int) -> ImageSour
                 width, height = opened.size
                 _check_pixels(width, height)
                 kind, mode = opened.format or "", opened.mode
+                if kind not in JPEG_FORMATS:  # checked at the size it is decoded at
+                    _check_decoding_memory(opened)
                 late_metadata = layout is not None and layout.late_metadata
                 orientation = _orientation(opened,
                                            decode_for_metadata=late_metadata or not png)
@@ -785,6 +798,18 @@ def _is_svg(head: bytes, name: str) -> bool:
 
 def _is_svg_name(src: str) -> bool:
     return src.lower().startswith("data:image/svg")
+
+
+def _check_decoding_memory(opened: PILImage.Image) -> None:
+    """`Unreadable` when decoding the picture (at its size now: a JPEG's after `draft`)
+    would take more than `MAX_DECODING_BYTES` (see there)."""
+    per_pixel = (DECODING_BYTES_PER_PIXEL_WEBP if opened.format == "WEBP" else
+                 DECODING_BYTES_PER_PIXEL.get(opened.mode, DECODING_BYTES_PER_PIXEL_OTHER))
+    needed = opened.width * opened.height * per_pixel
+    if needed > MAX_DECODING_BYTES:
+        raise Unreadable(f"is {opened.width}×{opened.height} pixels, which would take "
+                         f"about {needed / 1e6:,.0f} MB of memory to decode, more than "
+                         f"{MAX_DECODING_BYTES / 1e6:,.0f} MB; refused")
 
 
 def _check_pixels(width: int, height: int) -> None:
@@ -1211,6 +1236,7 @@ def _encode(source: ImageSource, target: tuple[int, int],
         if jpeg:
             stored_target = target if upright == source.stored_size else target[::-1]
             opened.draft(opened.mode, draft_request(opened.size, stored_target))
+        _check_decoding_memory(opened)
         opened.seek(0)
         opened.load()
         icc = opened.info.get("icc_profile")

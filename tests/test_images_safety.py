@@ -361,6 +361,40 @@ def test_a_picture_1_pixel_high_and_119_million_wide(tmp_path: Path) -> None:
     assert seconds < 20
 
 
+def encoded(data: bytes, target: tuple[int, int]) -> images.Encoded:
+    return images.encode_job(images.EncodeJob(images.inspect_bytes(data), target))
+
+
+def test_a_picture_that_needs_too_much_memory_to_decode(tmp_path: Path) -> None:
+    """A 4 KB lossless WebP of 16383 × 7000 pixels, within the pixel cap, took 1.83 GB to
+    decode: refused from its header, in a build limited in memory."""
+    out = io.BytesIO()
+    Image.new("RGB", (16383, 7000), (10, 20, 30)).save(out, "WEBP", lossless=True)
+    assert len(out.getvalue()) < 10_000
+    (tmp_path / "wide.webp").write_bytes(out.getvalue())
+    (tmp_path / "small.png").write_bytes(png_bytes((20, 10)))
+    result, deck, _ = build_limited(tmp_path, note("wide.webp", "small.png"))
+    assert result.returncode == 0, result.stderr
+    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "wide.webp",
+               "16383×7000", "MB of memory to decode", "placeholder")
+    assert "small.png" not in result.stderr
+    clean(result.stderr)
+    assert pictures_in(deck) == 1
+
+
+def test_a_48_megapixel_photo_is_within_the_decoding_memory() -> None:
+    """8000 × 6000 pixels pass as a WebP, a PNG and a JPEG (decoded at reduced size)."""
+    for kind in ("WEBP", "PNG"):
+        out = io.BytesIO()
+        Image.new("RGB", (8000, 6000), (10, 20, 30)).save(out, kind, lossless=True)
+        assert images.inspect_bytes(out.getvalue()).stored_size == (8000, 6000)
+    out = io.BytesIO()
+    Image.new("RGB", (8000, 6000), (10, 20, 30)).save(out, "JPEG", quality=20)
+    outcome = encoded(out.getvalue() + b"\0" * 7_000_000, (2934, 1650))  # re-encoded
+    assert not outcome.problem and outcome.extension == "jpg"
+    assert images._pixels(outcome.size) < 8000 * 6000
+
+
 # --- SVG drawing: bounded in pixels, memory and time ----------------------------------------
 
 SVG_HEAD = ('<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
