@@ -90,6 +90,8 @@ def run_limited(function: Callable[..., Result], args: tuple[Any, ...], memory: 
         except EOFError:
             child.join(1)
             raise Stopped(_stop_reason(child.exitcode, cpu_seconds)) from None
+        except MemoryError:
+            raise
         except Exception as exc:  # an answer that cannot be unpickled here
             raise Failed(f"its answer could not be read ({type(exc).__name__}: {exc})"
                          ) from None
