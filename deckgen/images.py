@@ -12,6 +12,7 @@ import math
 import os
 import struct
 import sys
+import time
 import unicodedata
 import warnings
 import zlib
@@ -56,10 +57,23 @@ MAX_PIXELS = 120_000_000
 #: Pictures longer than this many pixels on a side are refused (the largest side a JPEG can
 #: have): a 1 × 119,000,000 picture, within `MAX_PIXELS`, took 20 s and 2 GB to downscale.
 MAX_SIDE_PIXELS = 65_535
+#: Pictures whose decoding would take more than this many bytes of memory, estimated from
+#: their header, are refused: pixels × `DECODING_BYTES_PER_PIXEL` (Pillow's bytes per pixel
+#: of the mode, twice: the picture and its normalised copy; measured for WebP, whose
+#: decoder copies the whole picture twice: a 4 KB lossless WebP of 16383 × 7000 pixels,
+#: within `MAX_PIXELS`, took 1.83 GB). A JPEG is checked at the reduced size it is decoded
+#: at. A 48-megapixel photo takes 384 MB as a PNG, 768 MB as a WebP.
+MAX_DECODING_BYTES = 1_000_000_000
+DECODING_BYTES_PER_PIXEL = {"1": 2, "L": 2, "P": 2, "I;16": 10, "I;16B": 10, "I;16L": 10,
+                            "I;16N": 10, "I": 10, "F": 10}
+DECODING_BYTES_PER_PIXEL_OTHER = 8
+DECODING_BYTES_PER_PIXEL_WEBP = 16
 #: JPEG frame markers of Huffman-coded pictures (baseline, extended, progressive), whose
 #: scan data codes every 8 × 8 block in at least one bit: a JPEG with less data than that
 #: for the size its header says is damaged or forged (libjpeg decodes it as grey, silently).
 JPEG_HUFFMAN_FRAMES = {0xC0, 0xC1, 0xC2}
+#: A JPEG's markers and scan data are read in steps of this many bytes.
+JPEG_READ_STEP = 1_048_576
 #: SVG files larger than this many bytes are refused; a compressed SVG (.svgz) is counted
 #: as it inflates, in steps of `INFLATE_STEP` bytes, and refused as soon as it passes the cap
 #: (a 1 MB file may inflate to 1 GB).
@@ -68,6 +82,12 @@ INFLATE_STEP = 1_000_000
 #: An SVG's size is read from its root element, the XML parsed in steps of this many bytes
 #: up to there.
 SVG_PARSE_STEP = 65_536
+#: An SVG's own size (its width and height, else its viewBox) must lie between these many
+#: pixels on each side: it is drawn at its placed size, but that size is derived from its
+#: own (a viewBox of 1e308 overflowed the layout's arithmetic; a side of 1e-300 makes
+#: cairo's scale no number).
+MAX_SVG_SIDE = 1_000_000
+MIN_SVG_SIDE = 0.01
 #: An SVG is drawn in a child process of its own (`deckgen.sandbox`) that may use this many
 #: bytes of memory more than the build, this many seconds of processor time, and is stopped
 #: after `SVG_WALL_SECONDS`: then a placeholder is shown. (Five levels of `<use>` took 55 s
@@ -76,6 +96,10 @@ SVG_PARSE_STEP = 65_536
 SVG_MEMORY_BYTES = 1_000_000_000
 SVG_CPU_SECONDS = 10
 SVG_WALL_SECONDS = 20
+#: All the SVGs of one build are drawn within this many seconds (wall-clock time, one
+#: after the other): once they are spent, the SVGs left become placeholders (twenty
+#: hostile SVGs would otherwise take 20 × `SVG_WALL_SECONDS`).
+SVG_DECK_SECONDS = 60
 #: A data: URI picture longer than this many characters is refused before it is decoded,
 #: and one that holds more than `MAX_DATA_URI_BYTES` once decoded.
 MAX_DATA_URI_CHARS = 30_000_000
@@ -538,6 +562,8 @@ def _read_header(path: Path | None, content: bytes, byte_size: int) -> ImageSour
                 width, height = opened.size
                 _check_pixels(width, height)
                 kind, mode = opened.format or "", opened.mode
+                if kind not in JPEG_FORMATS:  # checked at the size it is decoded at
+                    _check_decoding_memory(opened)
                 late_metadata = layout is not None and layout.late_metadata
                 orientation = _orientation(opened,
                                            decode_for_metadata=late_metadata or not png)
@@ -689,6 +715,12 @@ def svg_size(data: bytes) -> tuple[float, float]:
     if not (math.isfinite(width) and math.isfinite(height)):
         raise Unreadable(f"is an SVG whose size ({width}×{height}) is not a number of "
                          "pixels")
+    if max(width, height) > MAX_SVG_SIDE:
+        raise Unreadable(f"is an SVG whose size ({width:g}×{height:g} pixels) is more than "
+                         f"{MAX_SVG_SIDE:,} pixels on a side; refused")
+    if min(width, height) < MIN_SVG_SIDE:
+        raise Unreadable(f"is an SVG whose size ({width:g}×{height:g} pixels) is less than "
+                         f"{MIN_SVG_SIDE:g} pixel on a side; refused")
     return float(width), float(height)
 
 
@@ -701,14 +733,14 @@ class _RootElement(Exception):
 
 
 def svg_root_attributes(data: bytes) -> dict[str, str]:
-    """The attributes of an SVG's root element (by their local names), read by expat in
+    """The attributes of an SVG's root element without a namespace, read by expat in
     steps up to that element only; a document that declares entities is refused (as
     cairosvg's own parser refuses it)."""
     from xml.parsers import expat
 
     def root(tag: str, attributes: dict[str, str]) -> None:
-        raise _RootElement({name.rpartition(" ")[2]: value
-                            for name, value in attributes.items()})
+        raise _RootElement({name: value for name, value in attributes.items()
+                            if " " not in name})  # no namespace: not x:width
 
     def entity(*declaration: object) -> None:
         raise Unreadable("is an SVG that declares XML entities; refused")
@@ -768,6 +800,18 @@ def _is_svg_name(src: str) -> bool:
     return src.lower().startswith("data:image/svg")
 
 
+def _check_decoding_memory(opened: PILImage.Image) -> None:
+    """`Unreadable` when decoding the picture (at its size now: a JPEG's after `draft`)
+    would take more than `MAX_DECODING_BYTES` (see there)."""
+    per_pixel = (DECODING_BYTES_PER_PIXEL_WEBP if opened.format == "WEBP" else
+                 DECODING_BYTES_PER_PIXEL.get(opened.mode, DECODING_BYTES_PER_PIXEL_OTHER))
+    needed = opened.width * opened.height * per_pixel
+    if needed > MAX_DECODING_BYTES:
+        raise Unreadable(f"is {opened.width}×{opened.height} pixels, which would take "
+                         f"about {needed / 1e6:,.0f} MB of memory to decode, more than "
+                         f"{MAX_DECODING_BYTES / 1e6:,.0f} MB; refused")
+
+
 def _check_pixels(width: int, height: int) -> None:
     if width * height > MAX_PIXELS:
         raise Unreadable(f"is {width}×{height} pixels, more than {MAX_PIXELS:,} "
@@ -786,9 +830,7 @@ def check_jpeg_data(stream: IO[bytes], byte_size: int) -> None:
         return
     frame: tuple[int, int, list[tuple[int, int]]] | None = None
     while True:
-        marker = stream.read(2)
-        while marker[:1] == b"\xff" and marker[1:] == b"\xff":  # fill bytes
-            marker = marker[1:] + stream.read(1)
+        marker = _next_marker(stream)
         if len(marker) < 2 or marker[0] != 0xFF:
             return
         code = marker[1]
@@ -818,10 +860,60 @@ def check_jpeg_data(stream: IO[bytes], byte_size: int) -> None:
     most_v = max(v for _, v in sampling) or 1
     blocks = max(math.ceil(math.ceil(width * h / most_h) / 8)
                  * math.ceil(math.ceil(height * v / most_v) / 8) for h, v in sampling)
-    if byte_size - scan_start < blocks / 8:
+    needed = math.ceil(blocks / 8)
+    held = _scan_bytes(stream, scan_start, needed) if byte_size - scan_start >= needed \
+        else max(0, byte_size - scan_start)
+    if held < needed:
         raise Unreadable(f"cannot be read (a JPEG whose header says {width}×{height} "
-                         f"pixels but which holds {max(0, byte_size - scan_start):,} bytes "
-                         "of picture data, too few for that: damaged or forged)")
+                         f"pixels but which holds {held:,} bytes of picture data, too few "
+                         "for that: damaged or forged)")
+
+
+def _next_marker(stream: IO[bytes]) -> bytes:
+    """The next two bytes of a JPEG's marker segment, fill bytes (any number of 0xFF
+    before a marker) skipped in bulk."""
+    marker = stream.read(2)
+    while marker == b"\xff\xff":
+        start = stream.tell()
+        run = stream.read(JPEG_READ_STEP)
+        rest = run.lstrip(b"\xff")
+        if rest:
+            stream.seek(start + len(run) - len(rest) + 1)
+            return b"\xff" + rest[:1]
+        if len(run) < JPEG_READ_STEP:
+            return b""
+    return marker
+
+
+def _scan_bytes(stream: IO[bytes], scan_start: int, needed: int) -> int:
+    """The bytes from `scan_start` up to the end-of-image marker (what follows it is
+    padding, not picture data), counted up to `needed`: scan data, and the markers of
+    later scans skipped by their length."""
+    position = scan_start
+    while position - scan_start < needed:
+        stream.seek(position)
+        part = stream.read(JPEG_READ_STEP)
+        if len(part) < 2:
+            return position - scan_start + len(part)
+        found = part.find(b"\xff", 0, len(part) - 1)
+        while found >= 0:
+            code = part[found + 1]
+            if code == 0xD9:  # end of image
+                return position + found - scan_start
+            if code not in (0x00, 0xFF) and not 0xD0 <= code <= 0xD7:  # a segment
+                break
+            found = part.find(b"\xff", found + 1, len(part) - 1)
+        if found < 0:
+            position += len(part) - 1
+            continue
+        header = part[found + 2:found + 4]
+        if len(header) < 2:
+            stream.seek(position + found + 2)
+            header = stream.read(2)
+            if len(header) < 2:
+                return position + found - scan_start
+        position += found + 2 + struct.unpack(">H", header)[0]
+    return position - scan_start
 
 
 def _open(path: Path | None, data: bytes) -> PILImage.Image:
@@ -855,6 +947,9 @@ class EncodeJob:
 
     source: ImageSource
     target: tuple[int, int]
+    #: The most seconds an SVG may take to draw (`SVG_WALL_SECONDS` when None): less once
+    #: the build's `SVG_DECK_SECONDS` are nearly spent.
+    svg_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -984,14 +1079,19 @@ class JobRunner:
     """Encode jobs: all submitted at once, in order, to a process pool when there are
     several large pictures (`workers` forces a pool of that size; 1 forces serial), else
     each encoded here when its result is asked for. The pool stops once every result has
-    been collected."""
+    been collected. SVGs are drawn here, each in a limited child process of its own, one
+    after the other, all within `SVG_DECK_SECONDS`."""
 
     def __init__(self, jobs: Sequence[EncodeJob], workers: int | None = None) -> None:
         self.jobs = list(jobs)
         self._results: dict[int, Encoded] = {}
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
-        self._futures: list[concurrent.futures.Future[Encoded]] = []
-        count = pool_size(self.jobs) if workers is None else min(workers, len(self.jobs))
+        self._futures: dict[int, concurrent.futures.Future[Encoded]] = {}
+        self._svg_budget = float(SVG_DECK_SECONDS)
+        self._svg_seconds_left = self._svg_budget
+        rasters = {index: job for index, job in enumerate(self.jobs) if job.source.kind != SVG}
+        count = (pool_size(list(rasters.values())) if workers is None
+                 else min(workers, len(rasters)))
         if count <= 1:
             return
         from concurrent.futures import ProcessPoolExecutor  # only a build with a pool
@@ -1002,7 +1102,8 @@ class JobRunner:
             self._pool = ProcessPoolExecutor(max_workers=count, mp_context=_pool_context(),
                                              initializer=end_with_parent,
                                              initargs=(os.getpid(),))
-            self._futures = [self._pool.submit(encode_job, job) for job in self.jobs]
+            self._futures = {index: self._pool.submit(encode_job, job)
+                             for index, job in rasters.items()}
         except (OSError, ImportError, NotImplementedError, RuntimeError):
             self.close()  # no pool here (no semaphores, too many processes): serially
 
@@ -1016,7 +1117,9 @@ class JobRunner:
         return found
 
     def _collect(self, index: int) -> Encoded:
-        if self._futures:
+        if self.jobs[index].source.kind == SVG:
+            return self._draw(self.jobs[index])
+        if index in self._futures:
             from concurrent.futures import CancelledError
             from concurrent.futures.process import BrokenProcessPool
 
@@ -1025,6 +1128,21 @@ class JobRunner:
             except (OSError, BrokenProcessPool, CancelledError):
                 pass  # a worker died or the pool was stopped: encode it here
         return encode_job(self.jobs[index])
+
+    def _draw(self, job: EncodeJob) -> Encoded:
+        """An SVG drawn within what is left of the build's `SVG_DECK_SECONDS`, else why
+        it is not."""
+        spent = (f"is an SVG not drawn: the deck's SVGs took {self._svg_budget:g} s to draw "
+                 "altogether, the most a build gives them; refused")
+        if self._svg_seconds_left <= 0:
+            return Encoded(problem=spent)
+        seconds = min(float(SVG_WALL_SECONDS), self._svg_seconds_left)
+        started = time.monotonic()
+        outcome = encode_job(replace(job, svg_seconds=seconds))
+        self._svg_seconds_left -= time.monotonic() - started
+        if outcome.problem and self._svg_seconds_left <= 0 and seconds < SVG_WALL_SECONDS:
+            return replace(outcome, problem=spent)  # stopped by the deck's limit, not its own
+        return outcome
 
     def close(self) -> None:
         """Stop the pool, dropping the jobs it has not started."""
@@ -1081,7 +1199,9 @@ def encode_job(job: EncodeJob) -> Encoded:
 
 def _encode_or_say_why(job: EncodeJob) -> Encoded:
     try:
-        return _encode(job.source, job.target)
+        if job.svg_seconds is None:
+            return _encode(job.source, job.target)
+        return _encode(job.source, job.target, job.svg_seconds)
     except Unreadable as problem:
         return Encoded(problem=str(problem))
     except MemoryError:
@@ -1094,9 +1214,10 @@ def _encode_or_say_why(job: EncodeJob) -> Encoded:
         return Encoded(problem=f"cannot be read ({_describe(exc)})")
 
 
-def _encode(source: ImageSource, target: tuple[int, int]) -> Encoded:
+def _encode(source: ImageSource, target: tuple[int, int],
+            svg_seconds: float | None = None) -> Encoded:
     if source.kind == SVG:
-        picture = rasterise_svg(source.read(), target)
+        picture = rasterise_svg(source.read(), target, svg_seconds)
         return _encoded(picture, photo=False, icc=None, palette=False)
     upright = source.upright_size
     shown_pixels = min(_pixels(upright), _pixels(target))
@@ -1115,6 +1236,7 @@ def _encode(source: ImageSource, target: tuple[int, int]) -> Encoded:
         if jpeg:
             stored_target = target if upright == source.stored_size else target[::-1]
             opened.draft(opened.mode, draft_request(opened.size, stored_target))
+        _check_decoding_memory(opened)
         opened.seek(0)
         opened.load()
         icc = opened.info.get("icc_profile")
@@ -1330,9 +1452,11 @@ def _to_srgb(picture: PILImage.Image, icc: bytes | None) -> PILImage.Image:
     return converted if converted is not None else picture
 
 
-def rasterise_svg(data: bytes, target: tuple[int, int]) -> PILImage.Image:
+def rasterise_svg(data: bytes, target: tuple[int, int],
+                  seconds: float | None = None) -> PILImage.Image:
     """An SVG drawn at the target size with cairosvg (no external files or URLs fetched),
-    in a child process limited in memory and time (see `SVG_MEMORY_BYTES`)."""
+    in a child process limited in memory and time (see `SVG_MEMORY_BYTES`; `seconds`
+    instead of `SVG_WALL_SECONDS` when given)."""
     cairosvg = _cairosvg()
     if cairosvg is None:
         raise Unreadable("is an SVG and cairosvg is not installed (pip install "
@@ -1343,13 +1467,19 @@ def rasterise_svg(data: bytes, target: tuple[int, int]) -> PILImage.Image:
     if sys.platform == "linux":
         _prepare_svg_drawing()
     try:
+        wall = SVG_WALL_SECONDS if seconds is None else seconds
         png = sandbox.run_limited(draw_svg, (svg_text(data), target), SVG_MEMORY_BYTES,
-                                  SVG_CPU_SECONDS, SVG_WALL_SECONDS)
+                                  min(SVG_CPU_SECONDS, max(1, math.ceil(wall))), wall)
     except sandbox.Stopped as stopped:
         raise Unreadable(f"is an SVG whose drawing {stopped}") from stopped
     except MemoryError as exc:
         raise Unreadable(f"is an SVG that needs more than {SVG_MEMORY_BYTES:,} bytes of "
                          "memory to draw; refused") from exc
+    except RecursionError as exc:
+        raise Unreadable("is an SVG that refers to itself (an element that uses itself, "
+                         "or nests too deep); refused") from exc
+    except sandbox.Failed as failed:
+        raise Unreadable(f"is an SVG that cannot be drawn ({failed})") from failed
     picture = PILImage.open(io.BytesIO(png))
     picture.load()
     return normalise(picture)
@@ -1390,13 +1520,18 @@ def _svg_fetch(url: str, resource_type: str) -> bytes:
         raise Unreadable(f"embeds a picture (a data: URI) that {problem}") from problem
     if resource_type == "text/css":
         return data
-    if data.startswith(b"\x1f\x8b") or _is_svg(data[:4096], ""):
-        return svg_text(data)
     try:
+        if data.startswith(b"\x1f\x8b") or _is_svg(data[:4096], ""):
+            text = svg_text(data)
+            svg_root_attributes(text)  # refuses entities, as cairosvg would less clearly
+            return text
         with pillow_warnings(), _open(None, data) as opened:
             _check_pixels(*opened.size)
     except Unreadable as problem:
         raise Unreadable(f"embeds a picture that {problem}") from problem
-    except Exception:  # not a picture Pillow reads: cairosvg says what it makes of it
+    except UnidentifiedImageError as exc:  # its message shows Pillow's stream object
+        raise Unreadable("embeds a picture (a data: URI) that is not a picture deckgen "
+                         f"recognises, such as {READABLE_FORMATS}") from exc
+    except Exception:  # a damaged picture: cairosvg says what it makes of it
         pass
     return data

@@ -29,6 +29,12 @@ class Stopped(Exception):
     """Work in a limited child process that was stopped; the message says which limit."""
 
 
+class Failed(RuntimeError):
+    """What work in a limited child process raised, as text ("CairoError: …"), when that
+    exception cannot be sent to the parent as itself (its class takes other arguments
+    than a message), or what the parent could not read back of the child's answer."""
+
+
 def end_with_parent(parent: int) -> None:
     """Make this process (a child of `parent`) end as soon as its parent does, even killed
     with SIGKILL: Linux's PR_SET_PDEATHSIG, else a thread that checks the parent's id.
@@ -84,6 +90,11 @@ def run_limited(function: Callable[..., Result], args: tuple[Any, ...], memory: 
         except EOFError:
             child.join(1)
             raise Stopped(_stop_reason(child.exitcode, cpu_seconds)) from None
+        except MemoryError:
+            raise
+        except Exception as exc:  # an answer that cannot be unpickled here
+            raise Failed(f"its answer could not be read ({type(exc).__name__}: {exc})"
+                         ) from None
     finally:
         if child.is_alive():
             child.kill()
@@ -130,17 +141,36 @@ def _child(sender: multiprocessing.connection.Connection, parent: int,
         _limit(memory, cpu_seconds)
         outcome: tuple[str, object] = ("returned", function(*args))
     except Exception as exc:  # sent to the parent, which raises it
-        outcome = ("raised", exc)
+        outcome = ("raised", _sendable(exc))
     except BaseException as exc:  # SystemExit, a Ctrl-C before the default was restored
         outcome = ("raised", RuntimeError(f"{type(exc).__name__}: {exc}"))
     try:
         try:
             sender.send(outcome)
         except (pickle.PicklingError, TypeError, AttributeError, ValueError):
-            sender.send(("raised", RuntimeError(str(outcome[1]))))
+            sender.send(("raised", Failed(_described(outcome[1]))))
         sender.close()
     except BaseException:  # the parent is gone or stops: there is no one to tell
         pass
+
+
+def _sendable(exc: Exception) -> Exception:
+    """`exc` itself when the parent can read it back as it was raised (pickled and
+    unpickled to the same type and message), else `Failed` with its type and message."""
+    try:
+        copy = pickle.loads(pickle.dumps(exc))
+    except Exception:  # a class that takes other arguments than a message
+        return Failed(_described(exc))
+    if type(copy) is not type(exc) or str(copy) != str(exc):
+        return Failed(_described(exc))
+    return exc
+
+
+def _described(value: object) -> str:
+    """An exception as one line: its type and message ("CairoError: cairo returned …")."""
+    text = " ".join(str(value).split())
+    name = type(value).__name__
+    return f"{name}: {text}" if text else name
 
 
 def _limit(memory: int, cpu_seconds: int) -> None:

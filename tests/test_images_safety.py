@@ -173,6 +173,29 @@ def test_an_svg_size_that_is_no_number_is_a_placeholder(tmp_path: Path, size: st
 
 
 @needs_cairosvg
+@pytest.mark.parametrize(("size", "words"), [
+    ('viewBox="0 0 1e308 1e308"', "more than 1,000,000 pixels on a side"),
+    ('width="1e300" height="1e300"', "more than 1,000,000 pixels on a side"),
+    ('width="2000000" height="10"', "more than 1,000,000 pixels on a side"),
+    ('width="1e-300" height="10"', "less than 0.01 pixel on a side")])
+def test_an_svg_size_out_of_bounds_is_a_placeholder(tmp_path: Path, size: str,
+                                                    words: str) -> None:
+    """A finite but absurd size (it overflowed the layout's arithmetic: "internal error")."""
+    (tmp_path / "huge.svg").write_text(
+        f'<svg xmlns="http://www.w3.org/2000/svg" {size}><rect width="10" height="10"/></svg>',
+        encoding="utf-8")
+    (tmp_path / "fine.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="999999" height="0.02"/>',
+        encoding="utf-8")
+    result, deck = build(tmp_path, note("huge.svg", "fine.svg"))
+    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "huge.svg", words,
+               "placeholder")
+    assert "fine.svg" not in result.stderr
+    clean(result.stderr)
+    assert pictures_in(deck) == 1
+
+
+@needs_cairosvg
 def test_an_svg_of_millions_of_elements_is_sized_from_its_root(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Its size is read from the root element without parsing the rest (cairosvg took 3
@@ -223,9 +246,12 @@ def test_data_uris_are_capped_before_and_after_decoding() -> None:
 
 
 @needs_cairosvg
-def test_a_21_mb_svg_data_uri_is_refused(tmp_path: Path) -> None:
+def test_an_svg_data_uri_over_the_cap_is_refused(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """(A note is at most 8 MB: the cap is lowered to be reached from one.)"""
+    monkeypatch.setattr(images, "MAX_DATA_URI_BYTES", 1_000_000)
     svg = (b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
-           + b" " * 21_000_000 + b"</svg>")
+           + b" " * 2_000_000 + b"</svg>")
     uri = "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
     assert len(uri) < MAX_DATA_URI_CHARS  # refused for what it holds
     markdown = note("a.png").replace("![picture 1](a.png)", f'<img src="{uri}">')
@@ -265,6 +291,39 @@ def test_a_jpeg_whose_header_claims_more_pixels_than_it_holds(tmp_path: Path,
     assert pictures_in(deck) == 1
 
 
+@pytest.mark.parametrize("options", [{}, {"progressive": True, "optimize": True}],
+                         ids=["baseline", "progressive"])
+def test_padding_after_the_end_of_a_jpeg_is_no_picture_data(tmp_path: Path,
+                                                             options: dict[str, bool]
+                                                             ) -> None:
+    """2 MB of zeros after the end-of-image marker passed the check of the data's length
+    and shipped a flat grey picture."""
+    (tmp_path / "padded.jpg").write_bytes(
+        forged_jpeg((16, 16), (10000, 10000), **options) + b"\0" * 2_000_000)
+    (tmp_path / "honest.jpg").write_bytes(
+        forged_jpeg((16, 16), (16, 16), **options) + b"\0" * 2_000_000)
+    result, deck = build(tmp_path, note("padded.jpg", "honest.jpg"))
+    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "padded.jpg",
+               "10000×10000", "placeholder")
+    assert "honest.jpg" not in result.stderr
+    clean(result.stderr)
+    assert pictures_in(deck) == 1
+
+
+def test_fill_bytes_before_a_jpeg_marker_are_skipped_quickly() -> None:
+    """15 MB of 0xFF fill bytes (allowed before any marker) took 3.9 s, a byte at a time;
+    they are still skipped, so a forged header behind them is caught."""
+    fill = b"\xff" * 15_000_000
+    for jpeg, honest in ((forged_jpeg((16, 16), (16, 16)), True),
+                         (forged_jpeg((16, 16), (10000, 10000)), False)):
+        data = jpeg[:2] + fill + jpeg[2:]
+        started = time.process_time()
+        with contextlib.nullcontext() if honest else pytest.raises(Unreadable,
+                                                                   match="10000×10000"):
+            images.check_jpeg_data(io.BytesIO(data), len(data))
+        assert time.process_time() - started < 0.5
+
+
 def test_a_jpeg_inside_a_data_uri_is_checked_too(tmp_path: Path) -> None:
     uri = "data:image/jpeg;base64," + base64.b64encode(
         forged_jpeg((16, 16), (8000, 6000))).decode()
@@ -300,6 +359,40 @@ def test_a_picture_1_pixel_high_and_119_million_wide(tmp_path: Path) -> None:
     clean(result.stderr)
     assert pictures_in(deck) == 1
     assert seconds < 20
+
+
+def encoded(data: bytes, target: tuple[int, int]) -> images.Encoded:
+    return images.encode_job(images.EncodeJob(images.inspect_bytes(data), target))
+
+
+def test_a_picture_that_needs_too_much_memory_to_decode(tmp_path: Path) -> None:
+    """A 4 KB lossless WebP of 16383 × 7000 pixels, within the pixel cap, took 1.83 GB to
+    decode: refused from its header, in a build limited in memory."""
+    out = io.BytesIO()
+    Image.new("RGB", (16383, 7000), (10, 20, 30)).save(out, "WEBP", lossless=True)
+    assert len(out.getvalue()) < 10_000
+    (tmp_path / "wide.webp").write_bytes(out.getvalue())
+    (tmp_path / "small.png").write_bytes(png_bytes((20, 10)))
+    result, deck, _ = build_limited(tmp_path, note("wide.webp", "small.png"))
+    assert result.returncode == 0, result.stderr
+    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "wide.webp",
+               "16383×7000", "MB of memory to decode", "placeholder")
+    assert "small.png" not in result.stderr
+    clean(result.stderr)
+    assert pictures_in(deck) == 1
+
+
+def test_a_48_megapixel_photo_is_within_the_decoding_memory() -> None:
+    """8000 × 6000 pixels pass as a WebP, a PNG and a JPEG (decoded at reduced size)."""
+    for kind in ("WEBP", "PNG"):
+        out = io.BytesIO()
+        Image.new("RGB", (8000, 6000), (10, 20, 30)).save(out, kind, lossless=True)
+        assert images.inspect_bytes(out.getvalue()).stored_size == (8000, 6000)
+    out = io.BytesIO()
+    Image.new("RGB", (8000, 6000), (10, 20, 30)).save(out, "JPEG", quality=20)
+    outcome = encoded(out.getvalue() + b"\0" * 7_000_000, (2934, 1650))  # re-encoded
+    assert not outcome.problem and outcome.extension == "jpg"
+    assert images._pixels(outcome.size) < 8000 * 6000
 
 
 # --- SVG drawing: bounded in pixels, memory and time ----------------------------------------
@@ -351,6 +444,31 @@ def test_an_svg_that_draws_too_long_in_wall_clock_time_is_stopped(
     assert time.monotonic() - started < 6
     warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "slow.svg",
                "took more than 1 s; stopped", "placeholder")
+
+
+@needs_cairosvg
+def test_the_svgs_of_a_deck_share_one_drawing_budget(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each hostile SVG took its own limit, so N of them took N times it: once the deck's
+    budget is spent, the SVGs left are placeholders that say why, without being drawn."""
+    monkeypatch.setattr(images, "SVG_WALL_SECONDS", 1)
+    monkeypatch.setattr(images, "SVG_DECK_SECONDS", 1.5)
+    (tmp_path / "quick.svg").write_text(nested_uses(1), encoding="utf-8")
+    for number in range(1, 5):
+        (tmp_path / f"slow{number}.svg").write_text(nested_uses(5) + " " * number,
+                                                    encoding="utf-8")
+    started = time.monotonic()
+    result, deck = build(tmp_path, note("quick.svg", *(f"slow{n}.svg" for n in range(1, 5))))
+    assert time.monotonic() - started < 6
+    source = tmp_path / "notes.md"
+    assert "quick.svg" not in result.stderr
+    warning_at(result.stderr, source, PICTURE_LINE + 4, "slow1.svg", "took more than 1 s",
+               "placeholder")
+    for number in range(2, 5):
+        warning_at(result.stderr, source, PICTURE_LINE + 4 * number, f"slow{number}.svg",
+                   "the deck's SVGs took 1.5 s to draw altogether", "placeholder")
+    clean(result.stderr)
+    assert pictures_in(deck) == 1
 
 
 @needs_cairosvg
@@ -542,6 +660,90 @@ def _spin() -> None:
 
 def _refuse() -> None:
     raise Unreadable("is refused in the child")
+
+
+class _StatusError(Exception):
+    """An exception that cannot be unpickled as itself (as cairocffi's CairoError)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _raise_status() -> None:
+    raise _StatusError("cairo returned CAIRO_STATUS_INVALID_MATRIX", 5)
+
+
+def _unreadable_back() -> None:
+    raise ValueError("cannot be read back")
+
+
+class _Poisoned:
+    """A value that pickles, and raises as it is unpickled."""
+
+    def __reduce__(self) -> tuple[object, tuple[()]]:
+        return (_unreadable_back, ())
+
+
+def _poisoned() -> _Poisoned:
+    return _Poisoned()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="limits are set by Linux")
+def test_run_limited_sends_what_cannot_be_unpickled_as_text() -> None:
+    """An exception whose class takes more arguments reached the user as "TypeError:
+    __init__() missing 1 required positional argument"."""
+    with pytest.raises(sandbox.Failed) as raised:
+        sandbox.run_limited(_raise_status, (), 100_000_000, 5, 10)
+    assert str(raised.value) == "_StatusError: cairo returned CAIRO_STATUS_INVALID_MATRIX"
+    with pytest.raises(sandbox.Failed, match="its answer could not be read "
+                                             r"\(ValueError: cannot be read back\)"):
+        sandbox.run_limited(_poisoned, (), 100_000_000, 5, 10)
+
+
+@needs_cairosvg
+@pytest.mark.parametrize(("inner", "words"), [
+    (b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "aaaa">]><svg '
+     b'xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text>&a;</text></svg>',
+     "embeds a picture that is an SVG that declares XML entities; refused"),
+    (zlib.compress(b"x" * 1000), "embeds a picture (a data: URI) that is not a picture "
+                                 "deckgen recognises"),
+    (gzip_bomb(b'<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1">', 30,
+               b"</svg>"), "embeds a picture that is a compressed SVG of more than")],
+    ids=["entities", "zlib", "svgz-bomb"])
+def test_what_an_svg_embeds_is_named_as_embedded(tmp_path: Path, inner: bytes,
+                                                  words: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(images, "MAX_SVG_BYTES", 20_000_000)
+    mime = "image/png" if inner.startswith(b"x") else "image/svg+xml"
+    (tmp_path / "outer.svg").write_text(svg_embedding(inner, mime), encoding="utf-8")
+    result, deck = build(tmp_path, note("outer.svg"))
+    warning = warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "outer.svg",
+                         words, "placeholder")
+    assert "TypeError" not in warning and "object at 0x" not in warning
+    clean(result.stderr)
+    assert pictures_in(deck) == 0
+
+
+@needs_cairosvg
+def test_an_svg_that_uses_itself_says_so(tmp_path: Path) -> None:
+    (tmp_path / "loop.svg").write_text(
+        f'{SVG_HEAD}<defs><g id="g"><use xlink:href="#g"/></g></defs><use xlink:href="#g"/>'
+        "</svg>", encoding="utf-8")
+    result, deck = build(tmp_path, note("loop.svg"))
+    warning = warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "loop.svg",
+                         "refers to itself", "placeholder")
+    assert "RecursionError" not in warning
+    clean(result.stderr)
+    assert pictures_in(deck) == 0
+
+
+@needs_cairosvg
+def test_only_unprefixed_root_attributes_size_an_svg() -> None:
+    attributes = images.svg_root_attributes(
+        b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:x="urn:x" x:width="10" '
+        b'x:height="20" height="5"/>')
+    assert attributes == {"height": "5"}
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="limits are set by Linux")
