@@ -506,6 +506,7 @@ def test_source_is_never_overwritten(cli: Cli, write_md) -> None:
     no_traceback(result)
 
 
+@pytest.mark.invalid_deck("oops.pptx")  # a note named .pptx
 def test_source_named_pptx_is_never_overwritten(cli: Cli, write_md) -> None:
     source = write_md("## A\n\ntext\n", name="oops.pptx")
     before = source.read_bytes()

@@ -106,6 +106,7 @@ def test_missing_libreoffice_is_a_tool_missing_error(tmp_path: Path,
         convert_to_pdf(tmp_path / "deck.pptx", tmp_path / "deck.pdf")
 
 
+@pytest.mark.invalid_deck("deck.pptx")  # fake soffice, fake deck
 @posix_only
 def test_each_run_has_a_private_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """soffice gets its own -env:UserInstallation every time, so runs never share one."""
@@ -165,6 +166,7 @@ def test_no_pdf_is_an_error_with_the_output(tmp_path: Path,
         convert_to_pdf(deck, tmp_path / "deck.pdf")
 
 
+@pytest.mark.invalid_deck("deck.pptx")
 @posix_only
 def test_a_failing_libreoffice_is_an_error(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
