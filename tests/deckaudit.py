@@ -2,7 +2,7 @@
 
 openxml-audit (the rules of Microsoft's Open XML SDK, in Python) validates each deck as
 `openxml-audit -f microsoft365 DECK` would; a deck passes with 0 errors (warnings are not
-reported). conftest.py runs the audit after each test on
+reported). After each test that passed, conftest.py hands the audit
 
 - the decks deckgen wrote in this process (`deckgen.build.write_atomically` is watched, so a
   deck in a folder the test deletes before it ends is checked too), and
@@ -10,23 +10,31 @@ reported). conftest.py runs the audit after each test on
   changed since the last test: decks written by a `deckgen` subprocess, templates a test
   made.
 
-The validator runs in a worker process of its own, with a memory limit and a time limit per
-deck, so a hostile deck a test makes on purpose costs a clear failure, not the suite. Results
-are kept by the SHA-256 of the deck's bytes (in memory, and in pytest's cache between runs),
-so a deck is validated once however often it is written.
+A snapshot of each deck goes to a validator process of its own, which works while the next
+tests run (validation costs about as much CPU as the tests themselves, and a test run leaves
+the second core mostly idle), with a memory limit and a time limit per deck, so a hostile deck
+costs a clear finding, not the suite. At the end of the session the run waits for the last
+results; a deck with errors fails the run, and the summary names the test that wrote it, the
+deck and the validator's messages. Results are kept by the SHA-256 of the deck's bytes (in
+memory, and in pytest's cache between runs), so a deck is validated once however often it is
+written. Under pytest-xdist each worker has its own validator and sends its findings home.
 """
 
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
+import json
 import os
+import queue
+import shutil
+import subprocess
+import sys
+import threading
 import time
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -40,115 +48,143 @@ __all__ = [
     "DeckAudit",
     "Finding",
     "deck_audit",
+    "pytest_configure",
     "pytest_runtest_call",
+    "pytest_sessionfinish",
     "pytest_terminal_summary",
-    "validate_deck",
+    "pytest_testnodedown",
 ]
 
 #: The Office version decks are validated against (the CLI's `-f microsoft365`).
 AUDIT_FORMAT = "microsoft365"
 #: Errors reported per deck at most (the CLI's default).
 MAX_ERRORS = 100
-#: Error lines quoted per deck in a failure message.
+#: Error lines quoted per deck in the summary.
 QUOTED_ERRORS = 10
 #: A deck whose zip says it holds more than this (uncompressed) is reported, not validated:
 #: the largest deck the suite builds (10 000 slides) holds 72 MB.
 MAX_DECK_BYTES = 512 * 1024 * 1024
-#: Address space of the validator's worker process.
+#: Address space of the validator's process.
 WORKER_MEMORY_BYTES = 4 * 1024 * 1024 * 1024
-#: Wall time one deck may take (the 10 000-slide deck takes about 50 s on one core).
-TIME_LIMIT_S = 300.0
+#: Time one deck may take (the 10 000-slide deck takes about 50 s on an idle core).
+TIME_LIMIT_S = 300
 
 
-def validate_deck(path: Path) -> list[str]:
-    """The validator's error lines for one deck, in this process ([] when it is valid)."""
-    from openxml_audit import FileFormat, OpenXmlValidator, ValidationSeverity
+# --- the validator's process --------------------------------------------------------------
 
-    validator = OpenXmlValidator(file_format=FileFormat(AUDIT_FORMAT), max_errors=MAX_ERRORS)
-    result = validator.validate(path)
-    return [str(error) for error in result.errors
-            if error.severity == ValidationSeverity.ERROR]
+class _OutOfTime(Exception):
+    """SIGALRM: the deck took over TIME_LIMIT_S."""
 
 
-def _serve(connection: Connection) -> None:
-    """The worker: validate each path received, answer with its error lines."""
+def _serve() -> None:
+    """Validate each {"digest", "path"} line read from stdin; answer one JSON line each."""
     import resource
+    import signal
 
     resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_BYTES, WORKER_MEMORY_BYTES))
+
+    def out_of_time(_signum: int, _frame: object) -> None:
+        raise _OutOfTime
+
+    signal.signal(signal.SIGALRM, out_of_time)
     from openxml_audit import FileFormat, OpenXmlValidator, ValidationSeverity
 
     validator = OpenXmlValidator(file_format=FileFormat(AUDIT_FORMAT), max_errors=MAX_ERRORS)
-    while True:
+    for line in sys.stdin:
+        request = json.loads(line)
+        start = time.process_time()
+        signal.alarm(TIME_LIMIT_S)
         try:
-            path = connection.recv()
-        except EOFError:
-            return
-        try:
-            result = validator.validate(path)
-            lines = [str(error) for error in result.errors
-                     if error.severity == ValidationSeverity.ERROR]
+            result = validator.validate(request["path"])
+            errors = [str(error) for error in result.errors
+                      if error.severity == ValidationSeverity.ERROR]
+        except _OutOfTime:
+            errors = [f"not validated: the validator took over {TIME_LIMIT_S} s"]
         except MemoryError:
-            lines = [f"the validator ran out of memory ({WORKER_MEMORY_BYTES >> 20} MB)"]
+            errors = [f"not validated: the validator ran out of memory "
+                      f"({WORKER_MEMORY_BYTES >> 20} MB)"]
         except Exception as exc:  # the validator's own failure is the finding
-            lines = [f"the validator failed: {type(exc).__name__}: {exc}"]
-        connection.send(lines)
+            errors = [f"the validator failed: {type(exc).__name__}: {exc}"]
+        finally:
+            signal.alarm(0)
+        answer = {"digest": request["digest"], "errors": errors,
+                  "seconds": time.process_time() - start}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
 
 
 @dataclass
 class _Worker:
-    """One validator process, started when first needed and restarted after a crash."""
+    """The validator's process, started when first needed and again after it died; a
+    thread reads its answers into `answers` as (generation, answer or None at its end)."""
 
-    process: Any = None
-    connection: Connection | None = None
+    answers: queue.Queue[tuple[int, dict[str, Any] | None]] = field(default_factory=queue.Queue)
+    process: subprocess.Popen[str] | None = None
+    generation: int = 0
 
-    def validate(self, path: Path) -> list[str]:
-        if self.process is None or not self.process.is_alive():
+    def submit(self, digest: str, path: Path) -> int:
+        """Send one deck; the generation of the process that got it."""
+        if self.process is None or self.process.poll() is not None:
             self._start()
-        assert self.connection is not None
-        self.connection.send(str(path))
+        assert self.process is not None and self.process.stdin is not None
         try:
-            if self.connection.poll(TIME_LIMIT_S):
-                answer: list[str] = self.connection.recv()
-                return answer
-            reason = f"the validator took over {TIME_LIMIT_S:.0f} s"
-        except (EOFError, OSError):
-            reason = "the validator's process died (out of memory?)"
-        self.stop()
-        return [reason]
+            self.process.stdin.write(json.dumps({"digest": digest, "path": str(path)}) + "\n")
+            self.process.stdin.flush()
+        except OSError:  # it died: the reader reports its end, which fails what it had
+            pass
+        return self.generation
 
     def _start(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        ours, theirs = context.Pipe()
-        self.process = context.Process(target=_serve, args=(theirs,), daemon=True,
-                                       name="deck-audit")
-        self.process.start()
-        theirs.close()
-        self.connection = ours
+        self.generation += 1
+        process = subprocess.Popen([sys.executable, __file__, "--serve"], text=True,
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL)
+        self.process = process
+        generation = self.generation
+
+        def read() -> None:
+            assert process.stdout is not None
+            for line in process.stdout:
+                self.answers.put((generation, json.loads(line)))
+            self.answers.put((generation, None))
+
+        threading.Thread(target=read, name="deck-audit-reader", daemon=True).start()
 
     def stop(self) -> None:
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
         if self.process is not None:
+            if self.process.stdin is not None:
+                self.process.stdin.close()
             self.process.kill()
-            self.process.join(5)
+            self.process.wait(10)
             self.process = None
 
 
+# --- what the test process keeps ----------------------------------------------------------
+
 @dataclass(frozen=True)
 class Finding:
-    """One deck with errors: where it was and what the validator said."""
+    """One deck with errors: the test that wrote it, where it was, what the validator said."""
 
+    test: str
     deck: str
     errors: tuple[str, ...]
 
     def describe(self) -> str:
-        lines = [f"{self.deck}: {len(self.errors)} error(s)"]
+        lines = [f"{self.test}: {self.deck}: {len(self.errors)} error(s)"]
         lines += [f"  {number}. {error}"
                   for number, error in enumerate(self.errors[:QUOTED_ERRORS], start=1)]
         if len(self.errors) > QUOTED_ERRORS:
             lines.append(f"  ... and {len(self.errors) - QUOTED_ERRORS} more")
         return "\n".join(lines)
+
+
+@dataclass
+class _Pending:
+    """A deck sent to the validator: its snapshot, the process that has it, who wants it."""
+
+    snapshot: Path
+    generation: int
+    waiting: list[tuple[str, str]]
 
 
 def _signature(stat: os.stat_result) -> tuple[int, int, int]:
@@ -166,7 +202,7 @@ def _declared_size(path: Path) -> int:
 
 @dataclass
 class DeckAudit:
-    """The audit of one test session: what was seen, what was validated, what it cost."""
+    """The audit of one test session (one xdist worker): what was seen, sent, found."""
 
     basetemp: Path
     stash: Path
@@ -175,30 +211,28 @@ class DeckAudit:
     seen: dict[Path, tuple[int, int, int]] = field(default_factory=dict)
     written: list[tuple[Path, bytes]] = field(default_factory=list)
     finished: set[Path] = field(default_factory=set)
-    validated: int = 0
-    checked: int = 0
-    seconds: float = 0.0
+    pending: dict[str, _Pending] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
     worker: _Worker = field(default_factory=_Worker)
+    checked: int = 0
+    validated: int = 0
+    seconds: float = 0.0  # in this process: scans, hashes, snapshots
+    validator_seconds: float = 0.0  # CPU time of the validator
+    waited: float = 0.0  # at the end, for the last results
 
     def record_write(self, path: Path, data: bytes) -> None:
         """deckgen wrote `data` to `path` in this process (called from the watch)."""
         if data[:2] == b"PK":
             self.written.append((path, data))
 
-    def after_test(self, tmp_path: Path | None, exempt: Iterable[str] | None,
-                   check: bool) -> list[Finding]:
-        """The decks written since the last call, validated unless exempt or not checked.
+    def after_test(self, test: str, tmp_path: Path | None, exempt: Iterable[str] | None,
+                   check: bool) -> None:
+        """Send the decks written since the last call to the validator, unless exempt or
+        not checked; collect the answers that have come.
 
         `exempt` is None when nothing is exempt, an empty list when every deck is, else the
         file-name patterns of the exempt decks."""
         start = time.perf_counter()
-        try:
-            return self._after_test(tmp_path, exempt, check)
-        finally:
-            self.seconds += time.perf_counter() - start
-
-    def _after_test(self, tmp_path: Path | None, exempt: Iterable[str] | None,
-                    check: bool) -> list[Finding]:
         patterns = None if exempt is None else list(exempt)
 
         def skipped(path: Path) -> bool:
@@ -206,21 +240,28 @@ class DeckAudit:
                 return not check
             return not patterns or any(fnmatch(path.name, pattern) for pattern in patterns)
 
-        findings: list[Finding] = []
         written, self.written = self.written, []
         for path, data in written:
-            if skipped(path):
-                continue
-            finding = self._check_bytes(path, data)
-            if finding is not None:
-                findings.append(finding)
+            if not skipped(path):
+                self._check(test, path, data)
         for path in self._changed_decks(tmp_path):
             if skipped(path):
                 continue
-            finding = self._check_file(path)
-            if finding is not None and finding not in findings:
-                findings.append(finding)
-        return findings
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue
+            self._check(test, path, data)
+        self._collect(block=False)
+        self.seconds += time.perf_counter() - start
+
+    def finish(self) -> None:
+        """Wait for the validator's last answers, then stop it."""
+        start = time.perf_counter()
+        self._collect(block=True)
+        self.worker.stop()
+        shutil.rmtree(self.stash, ignore_errors=True)
+        self.waited = time.perf_counter() - start
 
     def _changed_decks(self, tmp_path: Path | None) -> Iterator[Path]:
         """*.pptx files under the temporary folders that are new or changed (marked seen)."""
@@ -250,54 +291,84 @@ class DeckAudit:
                         self.seen[path] = signature
                         yield path
 
-    def _check_file(self, path: Path) -> Finding | None:
-        try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError:
-            return None
-        return self._check(path, digest, path)
-
-    def _check_bytes(self, path: Path, data: bytes) -> Finding | None:
-        digest = hashlib.sha256(data).hexdigest()
-        if digest in self.results:
-            return self._check(path, digest, path)
-        try:
-            same = path.read_bytes() == data
-        except OSError:
-            same = False
-        if not same:  # gone or rewritten since: validate a copy of what deckgen wrote
-            copy = self.stash / f"{digest[:16]}.pptx"
-            self.stash.mkdir(parents=True, exist_ok=True)
-            copy.write_bytes(data)
-            return self._check(path, digest, copy)
-        return self._check(path, digest, path)
-
-    def _check(self, shown: Path, digest: str, path: Path) -> Finding | None:
+    def _check(self, test: str, path: Path, data: bytes) -> None:
+        """Note the deck's result if known, else send a snapshot of it to the validator."""
         self.checked += 1
+        digest = hashlib.sha256(data).hexdigest()
         self.used.add(digest)
-        if digest not in self.results:
-            declared = _declared_size(path)
+        if digest in self.results:
+            self._found(test, str(path), self.results[digest])
+        elif digest in self.pending:
+            if (test, str(path)) not in self.pending[digest].waiting:
+                self.pending[digest].waiting.append((test, str(path)))
+        else:
+            self.stash.mkdir(parents=True, exist_ok=True)
+            snapshot = self.stash / f"{digest}.pptx"
+            snapshot.write_bytes(data)
+            declared = _declared_size(snapshot)
             if declared > MAX_DECK_BYTES:
-                errors = [f"not validated: the zip says it holds {declared >> 20} MB, over "
-                          f"the audit's {MAX_DECK_BYTES >> 20} MB"]
-            else:
-                errors = self.worker.validate(path)
-            self.results[digest] = tuple(errors)
+                snapshot.unlink()
+                self.results[digest] = (f"not validated: the zip says it holds "
+                                        f"{declared >> 20} MB, over the audit's "
+                                        f"{MAX_DECK_BYTES >> 20} MB",)
+                self._found(test, str(path), self.results[digest])
+                return
+            generation = self.worker.submit(digest, snapshot)
+            self.pending[digest] = _Pending(snapshot, generation, [(test, str(path))])
+
+    def _found(self, test: str, deck: str, errors: tuple[str, ...]) -> None:
+        finding = Finding(test, deck, errors)
+        if errors and finding not in self.findings:
+            self.findings.append(finding)
+
+    def _collect(self, block: bool) -> None:
+        """Take the validator's answers: those there now, or (block) until none is owed."""
+        while self.pending:
+            try:
+                generation, answer = self.worker.answers.get(
+                    block=block, timeout=TIME_LIMIT_S + 60 if block else None)
+            except queue.Empty:
+                if not block:
+                    return
+                self.worker.stop()  # stuck where SIGALRM cannot reach it
+                self._fail_pending(None, f"not validated: no answer in {TIME_LIMIT_S + 60} s")
+                return
+            if answer is None:
+                self._fail_pending(generation, "not validated: the validator's process died")
+                continue
             self.validated += 1
-        errors_found = self.results[digest]
-        return Finding(str(shown), errors_found) if errors_found else None
+            self.validator_seconds += float(answer["seconds"])
+            errors = tuple(str(error) for error in answer["errors"])
+            pending = self.pending.pop(answer["digest"], None)
+            if not any(error.startswith("not validated: ") for error in errors):
+                self.results[answer["digest"]] = errors
+            if pending is not None:
+                pending.snapshot.unlink(missing_ok=True)
+                for test, deck in pending.waiting:
+                    self._found(test, deck, errors)
+
+    def _fail_pending(self, generation: int | None, reason: str) -> None:
+        for digest, pending in list(self.pending.items()):
+            if generation is None or pending.generation == generation:
+                del self.pending[digest]
+                for test, deck in pending.waiting:
+                    self._found(test, deck, (reason,))
 
     def cached(self) -> dict[str, list[str]]:
         """The results used in this session, to keep for the next one."""
-        return {digest: list(self.results[digest]) for digest in sorted(self.used)}
+        return {digest: list(self.results[digest]) for digest in sorted(self.used)
+                if digest in self.results}
 
-    def close(self) -> None:
-        self.worker.stop()
+    def totals(self) -> dict[str, float]:
+        return {"checked": self.checked, "validated": self.validated,
+                "seconds": self.seconds, "validator_seconds": self.validator_seconds,
+                "waited": self.waited}
 
 
-# The pytest side: conftest.py imports these, which makes them its hooks and fixtures.
+# --- the pytest side: conftest.py imports these, which makes them its hooks and fixture ---
 
 AUDIT_KEY = pytest.StashKey[DeckAudit]()
+REPORT_KEY = pytest.StashKey[dict[str, Any]]()
 CACHE_KEY = "deckgen/deck-audit"
 
 
@@ -305,6 +376,10 @@ def _cache_name() -> str:
     from openxml_audit import __version__
 
     return f"{CACHE_KEY}/openxml-audit-{__version__}-{AUDIT_FORMAT}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[REPORT_KEY] = {"findings": [], "totals": {}}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -333,40 +408,82 @@ def deck_audit(request: pytest.FixtureRequest,
         try:
             yield audit
         finally:
-            audit.close()
+            audit.after_test("(session teardown)", None, None, check=True)
+            audit.finish()
+            report = request.config.stash[REPORT_KEY]
+            report["findings"].extend(
+                {"test": finding.test, "deck": finding.deck, "errors": list(finding.errors)}
+                for finding in audit.findings)
+            report["totals"] = audit.totals()
             if cache is not None:
                 cache.set(_cache_name(), audit.cached())
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    """After a test passes, validate the decks it (or a fixture it used) wrote."""
+    """After a test passes, send the decks it (or a fixture it used) wrote to the audit."""
     audit = item.config.stash.get(AUDIT_KEY, None)
-    funcargs = getattr(item, "funcargs", {})
-    tmp_path = funcargs.get("tmp_path")
+    tmp_path = getattr(item, "funcargs", {}).get("tmp_path")
     marker = item.get_closest_marker("invalid_deck")
     exempt = None if marker is None else [str(name) for name in marker.args]
     try:
         result = yield
     except BaseException:
         if audit is not None:
-            audit.after_test(tmp_path, exempt, check=False)
+            audit.after_test(item.nodeid, tmp_path, exempt, check=False)
         raise
     if audit is not None:
-        findings = audit.after_test(tmp_path, exempt, check=True)
-        if findings:
-            pytest.fail(f"openxml-audit -f {AUDIT_FORMAT} finds errors in "
-                        f"{len(findings)} deck(s) this test wrote (if it spoils them on "
-                        "purpose, mark it @pytest.mark.invalid_deck):\n"
-                        + "\n".join(finding.describe() for finding in findings),
-                        pytrace=False)
+        audit.after_test(item.nodeid, tmp_path, exempt, check=True)
     return result
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist: a worker is done; keep what its audit found."""
+    sent = getattr(node, "workeroutput", {}).get("deck_audit")
+    if sent:
+        report = node.config.stash[REPORT_KEY]
+        report["findings"].extend(sent["findings"])
+        totals = report["totals"]
+        for key, value in sent["totals"].items():
+            totals[key] = totals.get(key, 0) + value
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A deck with errors fails the run (and an xdist worker sends its findings home)."""
+    report = session.config.stash.get(REPORT_KEY, None)
+    if report is None:
+        return
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["deck_audit"] = report
+    elif report["findings"] and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    """One line: how many decks were checked and validated, and what that cost."""
-    audit = config.stash.get(AUDIT_KEY, None)
-    if audit is not None and audit.checked:
+    """The decks with errors, with the tests that wrote them; one line of cost."""
+    report = config.stash.get(REPORT_KEY, None)
+    if report is None or hasattr(config, "workeroutput"):
+        return
+    findings = [Finding(item["test"], item["deck"], tuple(item["errors"]))
+                for item in report["findings"]]
+    if findings:
+        terminalreporter.section("deck audit: decks with errors", sep="=", red=True)
         terminalreporter.write_line(
-            f"deck audit: {audit.checked} deck(s) checked, {audit.validated} validated "
-            f"(openxml-audit -f {AUDIT_FORMAT}) in {audit.seconds:.1f} s")
+            f"openxml-audit -f {AUDIT_FORMAT} finds errors in {len(findings)} deck(s); a "
+            "test that spoils a deck on purpose says so with @pytest.mark.invalid_deck")
+        for finding in findings:
+            terminalreporter.write_line(finding.describe())
+    totals = report["totals"]
+    if totals.get("checked"):
+        terminalreporter.write_line(
+            f"deck audit: {int(totals['checked'])} deck(s) checked, "
+            f"{int(totals['validated'])} validated (openxml-audit -f {AUDIT_FORMAT}, "
+            f"{totals['validator_seconds']:.1f} s CPU beside the tests), "
+            f"{len(findings)} with errors; {totals['seconds']:.1f} s in the tests, "
+            f"{totals['waited']:.1f} s waited at the end")
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--serve"]:
+    _serve()

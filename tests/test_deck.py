@@ -450,6 +450,7 @@ def test_failed_build_leaves_the_existing_deck_untouched(cli: Cli, write_md,
     no_traceback(result)
 
 
+@pytest.mark.invalid_deck("deck.pptx")  # "previous deck"
 def test_failed_rename_leaves_no_temporary(cli: Cli, write_md, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     import deckgen.build
