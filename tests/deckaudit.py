@@ -379,6 +379,11 @@ def _cache_name() -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    try:
+        import openxml_audit  # noqa: F401
+    except ImportError as exc:
+        raise pytest.UsageError("the deck audit needs openxml-audit, a test requirement: "
+                                "scripts/setup --test (or pip install -e '.[test]')") from exc
     config.stash[REPORT_KEY] = {"findings": [], "totals": {}}
 
 
