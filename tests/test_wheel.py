@@ -18,6 +18,9 @@ SOURCES = ("pyproject.toml", "README.md", "deckgen", "themes")
 #: Slides of content/intro.md.
 INTRO_SLIDES = 8
 
+#: One environment for the module: under pytest-xdist (--dist loadgroup) its tests share a worker.
+pytestmark = pytest.mark.xdist_group("wheel")
+
 
 def clean_env() -> dict[str, str]:
     """The environment without what would put the checkout's deckgen before the wheel's."""
