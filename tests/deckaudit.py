@@ -22,6 +22,7 @@ written. Under pytest-xdist each worker has its own validator and sends its find
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -153,7 +154,8 @@ class _Worker:
     def stop(self) -> None:
         if self.process is not None:
             if self.process.stdin is not None:
-                self.process.stdin.close()
+                with contextlib.suppress(OSError):  # it died with a request unread
+                    self.process.stdin.close()
             self.process.kill()
             self.process.wait(10)
             self.process = None
