@@ -1,4 +1,15 @@
-"""Shared fixtures: the repository, the intro deck built once, its PDF, and small helpers."""
+"""Shared fixtures: the repository, the intro deck built once, its PDF, and small helpers.
+
+Every deck a test writes is validated against the Open XML SDK's rules (openxml-audit,
+`-f microsoft365`, 0 errors) once the test passed: the decks deckgen writes in this process,
+and every *.pptx new or changed under the temporary folders (tmp_path, tmp_path_factory).
+A validator process works beside the tests; a deck with errors fails the run, and the summary
+names the test, the deck and the validator's messages (see deckaudit.py). A test that spoils
+a deck on purpose (or writes a file named .pptx that is not one) says so:
+
+    @pytest.mark.invalid_deck                  # none of its decks is validated
+    @pytest.mark.invalid_deck("broken.pptx")   # only these names (fnmatch patterns) are not
+"""
 
 from __future__ import annotations
 
@@ -8,6 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from deckaudit import (
+    deck_audit,
+    pytest_configure,
+    pytest_runtest_call,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+    pytest_testnodedown,
+)
 from PIL import Image, ImageDraw
 from pptx import Presentation
 from pptx.presentation import Presentation as PresentationType
@@ -15,6 +34,9 @@ from pptx.slide import Slide
 from rendercheck import SOFFICE_MISSING_REASON, render_pdf, soffice_available
 
 from deckgen.cli import main
+
+__all__ = ["deck_audit", "pytest_configure", "pytest_runtest_call",  # the deck audit
+           "pytest_sessionfinish", "pytest_terminal_summary", "pytest_testnodedown"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INTRO_MD = REPO_ROOT / "content" / "intro.md"

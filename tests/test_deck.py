@@ -450,6 +450,7 @@ def test_failed_build_leaves_the_existing_deck_untouched(cli: Cli, write_md,
     no_traceback(result)
 
 
+@pytest.mark.invalid_deck("deck.pptx")  # "previous deck"
 def test_failed_rename_leaves_no_temporary(cli: Cli, write_md, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     import deckgen.build
@@ -506,6 +507,7 @@ def test_source_is_never_overwritten(cli: Cli, write_md) -> None:
     no_traceback(result)
 
 
+@pytest.mark.invalid_deck("oops.pptx")  # a note named .pptx
 def test_source_named_pptx_is_never_overwritten(cli: Cli, write_md) -> None:
     source = write_md("## A\n\ntext\n", name="oops.pptx")
     before = source.read_bytes()

@@ -133,6 +133,7 @@ def test_every_theme_writes_a_well_formed_package(tmp_path: Path, repo_root: Pat
     assert package_problems(deck) == []
 
 
+@pytest.mark.invalid_deck("broken.pptx")
 def test_the_check_finds_an_out_of_order_run(tmp_path: Path, intro_deck: Path) -> None:
     """The check itself can fail: swap a run's typefaces and it reports the order."""
     broken = tmp_path / "broken.pptx"

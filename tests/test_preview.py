@@ -106,6 +106,7 @@ def test_missing_libreoffice_is_a_tool_missing_error(tmp_path: Path,
         convert_to_pdf(tmp_path / "deck.pptx", tmp_path / "deck.pdf")
 
 
+@pytest.mark.invalid_deck("deck.pptx")  # fake soffice, fake deck
 @posix_only
 def test_each_run_has_a_private_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """soffice gets its own -env:UserInstallation every time, so runs never share one."""
@@ -127,6 +128,7 @@ def test_each_run_has_a_private_profile(tmp_path: Path, monkeypatch: pytest.Monk
     assert all("--headless" in call.split() for call in calls)
 
 
+@pytest.mark.invalid_deck("deck.pptx")
 @posix_only
 def test_a_hung_libreoffice_is_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     script = fake_soffice(tmp_path, f'sleep 30 & echo $! > "{tmp_path}/child.pid"\nwait')
@@ -154,6 +156,7 @@ def _alive(pid: int) -> bool:
     return not (status.exists() and status.read_text().split()[2] == "Z")
 
 
+@pytest.mark.invalid_deck("deck.pptx")
 @posix_only
 def test_no_pdf_is_an_error_with_the_output(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
@@ -165,6 +168,7 @@ def test_no_pdf_is_an_error_with_the_output(tmp_path: Path,
         convert_to_pdf(deck, tmp_path / "deck.pdf")
 
 
+@pytest.mark.invalid_deck("deck.pptx")
 @posix_only
 def test_a_failing_libreoffice_is_an_error(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
@@ -240,6 +244,7 @@ def test_pdf_to_pictures_pads_numbers_for_long_decks(tmp_path: Path) -> None:
     assert made[0].name == "slide-001.png" and made[-1].name == "slide-101.png"
 
 
+@pytest.mark.invalid_deck("bad.pptx")
 def test_picture_height_follows_the_slide_size(intro_deck: Path, tmp_path: Path) -> None:
     assert picture_height(intro_deck, 1280) == 720
     (tmp_path / "bad.pptx").write_bytes(b"not a zip")

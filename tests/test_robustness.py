@@ -426,6 +426,7 @@ def test_a_read_only_output_folder(cli: Cli, write_md: WriteMd, tmp_path: Path,
     assert not (tmp_path / "x.pptx").exists()
 
 
+@pytest.mark.invalid_deck("x.pptx")  # "previous deck"
 def test_a_read_only_deck_is_left_untouched(cli: Cli, write_md: WriteMd, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     deck = tmp_path / "x.pptx"
@@ -442,6 +443,7 @@ def test_a_read_only_deck_is_left_untouched(cli: Cli, write_md: WriteMd, tmp_pat
     assert stray_temporaries(tmp_path) == []
 
 
+@pytest.mark.invalid_deck("talk.pptx")  # a note named .pptx
 def test_output_equal_to_the_source_by_another_spelling(cli: Cli, write_md: WriteMd,
                                                         tmp_path: Path) -> None:
     source = write_md("## a\n", name="talk.pptx")

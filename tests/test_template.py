@@ -227,6 +227,7 @@ def test_potx_is_read_and_converted(tmp_path: Path) -> None:
     Presentation(io.BytesIO(template.data))  # python-pptx opens it now
 
 
+@pytest.mark.invalid_deck("bad.pptx")
 @pytest.mark.parametrize("content", [None, b"not a zip", b"PK\x03\x04broken"])
 def test_missing_or_invalid_template_is_an_error_naming_it(tmp_path: Path,
                                                            content: bytes | None) -> None:
@@ -238,6 +239,7 @@ def test_missing_or_invalid_template_is_an_error_naming_it(tmp_path: Path,
     assert str(path) in str(caught.value)
 
 
+@pytest.mark.invalid_deck("letter.pptx")  # a Word document
 def test_a_word_document_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "letter.pptx"
     with zipfile.ZipFile(path, "w") as package:
