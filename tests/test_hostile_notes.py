@@ -79,6 +79,7 @@ def alias_bomb(levels: int) -> str:
 
 
 @pytest.mark.parametrize("command", ["build", "check"])
+@pytest.mark.invalid_deck("notes.pptx")
 def test_a_yaml_alias_bomb_is_refused_at_its_line(write_md: WriteMd, tmp_path: Path,
                                                   command: str) -> None:
     bomb = alias_bomb(12)  # 9**12 strings: 282 billion
@@ -304,6 +305,7 @@ def handles(pid: int, signum: int) -> bool:
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
 @pytest.mark.parametrize("kill", [signal.SIGTERM, signal.SIGINT], ids=lambda kill: kill.name)
+@pytest.mark.invalid_deck("notes.pptx")
 def test_a_signal_stops_a_long_parse_promptly(write_md: WriteMd, tmp_path: Path,
                                               kill: signal.Signals) -> None:
     source = write_md("".join(f"## 제목 {n}\n\n- *점* {n}\n" for n in range(80_000)))

@@ -15,6 +15,7 @@ import pytest
 from conftest import run_main
 from lxml import etree
 from PIL import Image as PILImage
+from test_deckaudit import spoil
 
 from deckgen import render
 from deckgen.archive import Archive, PackedEntries
@@ -137,18 +138,7 @@ def test_every_theme_writes_a_well_formed_package(tmp_path: Path, repo_root: Pat
 def test_the_check_finds_an_out_of_order_run(tmp_path: Path, intro_deck: Path) -> None:
     """The check itself can fail: swap a run's typefaces and it reports the order."""
     broken = tmp_path / "broken.pptx"
-    with zipfile.ZipFile(intro_deck) as source, zipfile.ZipFile(broken, "w") as target:
-        for item in source.infolist():
-            data = source.read(item.filename)
-            if item.filename == "ppt/slides/slide2.xml":
-                root = etree.fromstring(data)
-                r_pr = next(root.iter(f"{{{A}}}rPr"))
-                latin = r_pr.find(f"{{{A}}}latin")
-                assert latin is not None
-                r_pr.remove(latin)
-                r_pr.append(latin)
-                data = etree.tostring(root)
-            target.writestr(item, data)
+    spoil(intro_deck, broken)
     assert any("out of order" in problem for problem in package_problems(broken))
 
 

@@ -71,6 +71,7 @@ def no_office(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- no output is the source or a file it uses ------------------------------------------------
 
 
+@pytest.mark.invalid_deck("talk.pptx")
 def test_a_handout_that_would_be_the_notes_is_refused(cli: Cli, tmp_path: Path) -> None:
     note = tmp_path / "talk.handout.md"
     note.write_text(NOTE.replace("![a picture](img/p.png)", "Text."), encoding="utf-8")
@@ -84,6 +85,7 @@ def test_a_handout_that_would_be_the_notes_is_refused(cli: Cli, tmp_path: Path) 
 
 @pytest.mark.parametrize("link", ["symbolic", "hard"])
 @pytest.mark.parametrize("target", ["notes", "picture", "theme"])
+@pytest.mark.invalid_deck("out.pptx")
 def test_an_output_linked_to_an_input_is_refused(cli: Cli, talk: Path, link: str,
                                                  target: str) -> None:
     theme = talk.parent / "mine.toml"
@@ -155,6 +157,7 @@ def test_preview_refuses_its_own_folder_when_it_holds_a_picture_of_the_notes(
     assert snapshot(talk.parent) == before
 
 
+@pytest.mark.invalid_deck("talk.pptx")
 def test_preview_of_a_deck_into_its_own_folder_is_refused(cli: Cli, tmp_path: Path,
                                                           no_office: None) -> None:
     deck = tmp_path / "shots" / "talk.pptx"

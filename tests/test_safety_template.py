@@ -296,6 +296,7 @@ def test_hostile_template_carries_no_external_link_and_no_dangerous_part(
 
 
 @pytest.mark.skipif(not soffice_available(), reason=SOFFICE_MISSING_REASON)
+@pytest.mark.invalid_deck("company.pptx")
 def test_hostile_template_pdf_makes_no_request(tmp_path: Path, note: Path,
                                                web_server: tuple[int, list[str]]) -> None:
     secret = tmp_path / "secret.png"
@@ -323,6 +324,7 @@ def base_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (60, 2 * 2**20, "part ppt/presentation.xml is damaged"),  # says 2 MB, holds 60 MB
     (3, None, "part ppt/presentation.xml expands more than 100 times"),
 ])
+@pytest.mark.invalid_deck("bomb.pptx", "out.pptx")
 def test_template_zip_bomb_is_refused_within_bounds(
         tmp_path: Path, note: Path, previous_deck: Path, base_template: Path,
         megabytes: int, declared: int | None, message: str) -> None:
@@ -353,6 +355,7 @@ def test_template_parts_together_are_capped(base_template: Path, cap: str, messa
     assert caught.value.file == base_template
 
 
+@pytest.mark.invalid_deck("bomb.pptx")
 def test_picture_bomb_in_a_template_is_refused(tmp_path: Path, base_template: Path) -> None:
     entries = template_entries(base_template)
     entries["ppt/media/image1.png"] = spaces(1024)
@@ -384,6 +387,7 @@ def test_template_of_too_many_parts_is_refused(tmp_path: Path, base_template: Pa
 
 
 @pytest.mark.parametrize("small_size", [0, 46, 0xFFFFFFFF])
+@pytest.mark.invalid_deck("z64.pptx")
 def test_zip64_directory_of_too_many_parts_is_refused(tmp_path: Path,
                                                       small_size: int) -> None:
     """The ZIP64 end record gives the directory's size that zipfile reads, whatever the
@@ -421,6 +425,7 @@ def test_a_large_template_file_is_refused(tmp_path: Path,
 # --- 12 and 14: damaged parts and bad values ---------------------------------------------
 
 
+@pytest.mark.invalid_deck("broken.pptx", "out.pptx")
 def test_corrupt_deflate_stream_names_the_template_and_part(
         tmp_path: Path, note: Path, previous_deck: Path, base_template: Path) -> None:
     stream, crc, size = template_entries(base_template)[LAYOUT]
@@ -435,6 +440,7 @@ def test_corrupt_deflate_stream_names_the_template_and_part(
     assert previous_deck.read_bytes() == b"the previous deck"
 
 
+@pytest.mark.invalid_deck("logo.pptx")
 def test_damaged_picture_of_the_design_is_left_out_with_a_warning(
         tmp_path: Path, note: Path, base_template: Path) -> None:
     entries = template_entries(base_template)
@@ -467,6 +473,7 @@ def test_damaged_picture_of_the_design_is_left_out_with_a_warning(
 
 @pytest.mark.parametrize(("cx", "cy"), [("abc", "6858000"), ("51206400000", "6858000"),
                                         ("9144000", "-5"), ("1", "1")])
+@pytest.mark.invalid_deck("size.pptx")
 def test_bad_template_slide_size_becomes_the_default_with_a_warning(
         tmp_path: Path, note: Path, base_template: Path, cx: str, cy: str) -> None:
     presentation = zipfile.ZipFile(base_template).read("ppt/presentation.xml")
@@ -510,6 +517,7 @@ def test_template_grid_the_deck_cannot_use_blames_the_template(
     (MASTER, rb' type="title"', b' type="abc"'),
     (LAYOUT, rb' idx="\d+"', b' idx="-1"'),
 ])
+@pytest.mark.invalid_deck("box.pptx")
 def test_bad_placeholder_values_are_left_to_their_defaults(
         tmp_path: Path, note: Path, base_template: Path, part: str, pattern: bytes,
         bad: bytes) -> None:
@@ -545,6 +553,7 @@ def test_bad_placeholder_values_are_left_to_their_defaults(
                  id="nul-in-font"),
     pytest.param(b"a = 1\n" * 50_000, "theme is larger than 256 KB", None, id="large"),
 ])
+@pytest.mark.invalid_deck("out.pptx")
 def test_bad_theme_file_is_a_clear_error(tmp_path: Path, note: Path, previous_deck: Path,
                                          content: bytes, message: str,
                                          line: int | None) -> None:
@@ -564,6 +573,7 @@ def test_bad_theme_file_is_a_clear_error(tmp_path: Path, note: Path, previous_de
     pytest.param(b"a = {" + b".".join([b"k"] * 100_000) + b" = 1}", id="inline-table-key"),
     pytest.param(b"a = [{" + b".".join([b"k"] * 100_000) + b" = 1}]", id="in-an-array"),
 ])
+@pytest.mark.invalid_deck("out.pptx")
 def test_long_dotted_key_is_refused_within_bounds(tmp_path: Path, note: Path,
                                                   previous_deck: Path, line: bytes) -> None:
     """Dots anywhere outside strings count, so no key or inline table escapes the cap
@@ -602,6 +612,7 @@ def secret_files(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("key", ["logo", "background"])
+@pytest.mark.invalid_deck("out.pptx")
 def test_theme_picture_outside_the_allowed_folders_is_not_found(
         tmp_path: Path, note: Path, secret_files: Path, previous_deck: Path,
         key: str) -> None:
@@ -633,6 +644,7 @@ def test_theme_picture_in_the_notes_folder_is_allowed(tmp_path: Path, note: Path
 
 
 @pytest.mark.parametrize("where", ["theme", "front matter"])
+@pytest.mark.invalid_deck("out.pptx")
 def test_template_outside_the_allowed_folders_is_not_found(
         tmp_path: Path, note: Path, secret_files: Path, previous_deck: Path,
         where: str, write_md: Callable[..., Path]) -> None:
@@ -753,6 +765,7 @@ def build_on(template: Path, note: Path, out: Path) -> tuple[str, zipfile.ZipFil
     pytest.param("slideLayout", "../customXml/item1.xml", "application/xml", False,
                  id="data-as-a-layout"),
 ])
+@pytest.mark.invalid_deck("typed.pptx")
 def test_part_of_another_type_than_its_relationship_is_not_carried(
         tmp_path: Path, note: Path, base_template: Path, kind: str, target: str,
         content_type: str, shown: bool) -> None:
@@ -836,6 +849,7 @@ def test_master_transition_sound_goes_with_its_sound_action(
     assert audit.returncode == 0, audit.stdout + audit.stderr
 
 
+@pytest.mark.invalid_deck("escape.pptx")
 def test_targets_outside_the_package_and_dangling_references_are_removed(
         tmp_path: Path, note: Path, base_template: Path) -> None:
     secret_name = f"ppt/slideMasters/file:{tmp_path}/secret.png"
@@ -869,6 +883,7 @@ def test_targets_outside_the_package_and_dangling_references_are_removed(
 
 @pytest.mark.parametrize("part", ["ppt/theme/theme1.xml", "ppt/presProps.xml",
                                   "ppt/viewProps.xml", MASTER, "[Content_Types].xml"])
+@pytest.mark.invalid_deck("out.pptx")
 def test_doctype_in_a_template_part_is_refused(tmp_path: Path, note: Path,
                                                base_template: Path, previous_deck: Path,
                                                part: str) -> None:
@@ -886,6 +901,7 @@ def test_doctype_in_a_template_part_is_refused(tmp_path: Path, note: Path,
     assert previous_deck.read_bytes() == b"the previous deck"
 
 
+@pytest.mark.invalid_deck("out.pptx")
 def test_master_without_its_content_type_is_a_clear_error(
         tmp_path: Path, note: Path, base_template: Path, previous_deck: Path) -> None:
     def edit(parts: dict[str, bytes]) -> None:
@@ -921,6 +937,7 @@ def test_part_names_in_content_types_match_without_regard_to_case(
     assert "ppt/media/logo.png" in package.namelist()
 
 
+@pytest.mark.invalid_deck("many.pptx")
 def test_template_pictures_nothing_shows_or_too_large_are_not_carried(
         tmp_path: Path, note: Path, base_template: Path) -> None:
     """240 relationships to 1 MB "pictures" of zeros that nothing shows made a 251 MB deck;
@@ -965,6 +982,7 @@ def outside_theme(tmp_path: Path, secret_files: Path) -> Path:
 
 
 @pytest.mark.parametrize("how", ["relative", "absolute"])
+@pytest.mark.invalid_deck("out.pptx")
 def test_front_matter_theme_outside_the_allowed_folders_is_not_found(
         note: Path, outside_theme: Path, previous_deck: Path, how: str) -> None:
 
@@ -984,6 +1002,7 @@ def test_front_matter_theme_outside_the_allowed_folders_is_not_found(
 
 
 @pytest.mark.parametrize("given", ["option", "front matter"])
+@pytest.mark.invalid_deck("out.pptx")
 def test_extended_theme_outside_the_allowed_folders_is_not_found(
         note: Path, outside_theme: Path, previous_deck: Path, given: str) -> None:
     theme = note.parent / "mine.toml"
@@ -1039,6 +1058,7 @@ def test_main_part_typed_by_a_default_is_declared_a_presentation(
             in package.read("[Content_Types].xml"))
 
 
+@pytest.mark.invalid_deck("out.pptx", "small.pptx")
 def test_many_small_parts_that_expand_are_refused_together(
         tmp_path: Path, note: Path, base_template: Path, previous_deck: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
