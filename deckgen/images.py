@@ -408,12 +408,15 @@ def _is_repository(folder: Path) -> bool:
 
 def _candidates(variant: str, base: Path, site: Path | None) -> list[Path]:
     """Where one spelling of a source may be: relative to `base`; an absolute one from the
-    repository's root `site`, then as it is."""
+    repository's root `site`, then from `base` (a note kept outside a repository names its
+    pictures from its own folder, `/img/x.png`), then as it is."""
     path = Path(variant)
     if not path.is_absolute():
         return [base / variant]
-    from_site = [site / variant.lstrip("/\\")] if site is not None else []
-    return [*from_site, path]
+    relative = variant.lstrip("/\\")
+    from_site = [site / relative] if site is not None else []
+    from_base = [base / relative] if base != site else []
+    return [*from_site, *from_base, path]
 
 
 def _spellings(src: str) -> list[str]:

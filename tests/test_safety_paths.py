@@ -289,6 +289,25 @@ def test_pictures_come_from_the_repository_root(cli: Cli, tmp_path: Path,
     assert len(picture_warnings(result)) == 3, result.stderr
 
 
+def test_a_root_relative_picture_is_found_in_the_notes_own_folder(
+        cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Notes kept outside a repository name pictures from their own folder as `/img/x.png`
+    (a site's root); the same spelling never reaches a file outside the note's folder."""
+    folder = tmp_path / "notes"
+    draw_picture(folder / "DB" / "img" / "one.png", (64, 48), "#0F766E")
+    secret = tmp_path / "secret.png"
+    draw_picture(secret, (64, 48), "#1E3A8A")
+    note = folder / "note.md"
+    note.write_text(f"## One\n\n![a](/DB/img/one.png)\n\n![b]({secret})\n\n"
+                    "![c](/../secret.png)\n", encoding="utf-8")
+    monkeypatch.chdir("/")
+    result = cli("build", note)
+    assert result.code == 0, result.stderr
+    assert [line.split(": warning")[0] for line in picture_warnings(result)] == \
+        [f"{note}:5", f"{note}:7"]
+    assert len(media(note.with_suffix(".pptx"))) == 1
+
+
 def test_the_front_matter_theme_is_found_beside_the_note(cli: Cli, talk: Path, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch
                                                          ) -> None:
