@@ -8,6 +8,7 @@ import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from deckgen.errors import DeckgenError, Diagnostics
@@ -201,10 +202,16 @@ def _build_deck(document: Document, diagnostics: Diagnostics) -> Deck:
             continue
         slides.extend(_section_slides(section, diagnostics))
         if len(slides) > MAX_SLIDES:
-            raise DeckgenError(f"the note makes more than {MAX_SLIDES:,} slides (slide "
-                               f"{MAX_SLIDES + 1:,} is made here); split it into several notes",
-                               document.source, section.heading.line)
+            raise too_many_slides(document.source, section.heading.line)
     return Deck(document.source, meta, tuple(slides))
+
+
+def too_many_slides(source: Path, line: int) -> DeckgenError:
+    """The error of a note whose slide MAX_SLIDES + 1 (continuation slides counted) is made
+    by the block at `line`."""
+    return DeckgenError(f"the note makes more than {MAX_SLIDES:,} slides (slide "
+                        f"{MAX_SLIDES + 1:,} is made here); split it into several notes",
+                        source, line)
 
 
 def _deck_meta(document: Document, root: _Section) -> DeckMeta:

@@ -259,6 +259,45 @@ def test_a_note_of_more_slides_than_the_cap_is_refused_at_the_first_one_too_many
     assert len(Presentation(str(deck)).slides) == 30
 
 
+def test_continuation_slides_count_against_the_slide_cap(
+        cli: Cli, write_md: WriteMd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = write_md("## S\n\n" + "".join(f"- item {n}\n" for n in range(2000)))
+    deck = tmp_path / "notes.pptx"
+    assert cli("build", source, "-o", deck, "--overflow", "continue", "-q").code == 0
+    made = Presentation(str(deck))
+    assert len(made.slides) > 40
+    first_too_many = slide_text(made.slides[30])  # slide 31: the title slide and 30 parts
+    item = int(re.search(r"item (\d+)", first_too_many).group(1))  # type: ignore[union-attr]
+    deck.write_bytes(b"previous deck")
+    monkeypatch.setattr(deckgen.structure, "MAX_SLIDES", 30)
+    one_error(cli("build", source, "-o", deck, "--overflow", "continue"),
+              f"{source}:{item + 3}",
+              "the note makes more than 30 slides (slide 31 is made here); split it into "
+              "several notes")
+    assert deck.read_bytes() == b"previous deck"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.md", "notes.pptx"]
+
+
+def test_a_table_continued_on_many_slides_is_in_the_notes_once(cli: Cli, write_md: WriteMd,
+                                                                 tmp_path: Path) -> None:
+    """It was in the notes of each of its slides: 8,000 rows ran out of memory at 3 GB."""
+    rows = "".join(f"| r{n} | v{n} |\n" for n in range(600))
+    source = write_md(f"## S\n\n| a | b |\n|---|---|\n{rows}")
+    deck = tmp_path / "notes.pptx"
+    assert cli("build", source, "-o", deck, "--overflow", "continue", "-q").code == 0
+    slides = list(Presentation(str(deck)).slides)[1:]
+    assert len(slides) > 20
+    assert "r599" in notes_text(slides[0])
+    assert all("r599" not in notes_text(slide) for slide in slides[1:])
+    assert "r599" in slide_text(slides[-1])
+    few = "".join(f"| r{n} | v{n} |\n" for n in range(40))  # a few slides: in each's notes
+    source.write_text(f"## S\n\n| a | b |\n|---|---|\n{few}")
+    assert cli("build", source, "-o", deck, "--overflow", "continue", "-q").code == 0
+    slides = list(Presentation(str(deck)).slides)[1:]
+    assert 2 <= len(slides) <= 20
+    assert all("r39" in notes_text(slide) for slide in slides)
+
+
 # --- very long paragraphs ----------------------------------------------------------------------
 
 
