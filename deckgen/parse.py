@@ -6,17 +6,20 @@ import codecs
 import functools
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, replace
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from markdown_it import MarkdownIt
 from markdown_it.parser_block import ParserBlock
+from markdown_it.parser_inline import ParserInline
 from markdown_it.rules_block import StateBlock
+from markdown_it.rules_core import StateCore
+from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from markdown_it.tree import SyntaxTreeNode
 from mdit_py_plugins.container import container_plugin
@@ -79,9 +82,19 @@ SECTION_START = re.compile(r"^#{1,6}(?=[ \t]|$)", re.M)
 #: The top-level blocks that go on over a heading line while they are open: a section
 #: that ends in one reaching its last line may not end there.
 OPEN_ENDED = frozenset(("fence", "container_notes_open", "html_block", "front_matter"))
-#: The largest note read: ten times a long lecture's notes. Parsing takes 70 to 330 bytes
-#: of memory a byte of Markdown (a dense table the most), so this bounds it to a few GB.
+#: The largest note read: ten times a long lecture's notes. Alone it does not bound memory:
+#: a build takes 100 bytes a byte of prose but up to 2.3 KB a byte of markup as dense as a
+#: table of one-letter cells (about 1.2 KB for each markdown-it token, which
+#: MAX_NOTE_TOKENS bounds); the two caps together bound a build to about 1.5 GB.
 MAX_NOTE_BYTES = 8 * 2**20
+#: The most markdown-it tokens (each table cell, list item, emphasis, link or run of text
+#: makes one to four) a note may make: a long lecture's notes make some 100,000. Counted
+#: as they are made, so a note of too many is refused before they take the memory.
+MAX_NOTE_TOKENS = 1_000_000
+#: Where in markdown-it's env the tokens made so far are counted, and the 0-based line of
+#: the block whose inline markup is being read.
+TOKENS_KEY = "deckgen_tokens"
+INLINE_LINE_KEY = "deckgen_inline_line"
 #: The longest front matter read, in characters: a title page's keys take a few hundred;
 #: PyYAML reads some 100 KB a second, so this bounds its time too.
 MAX_FRONT_MATTER = 64 * 1024
@@ -89,10 +102,86 @@ MAX_FRONT_MATTER = 64 * 1024
 MAX_FRONT_MATTER_DEPTH = 20
 
 
+class TooManyTokens(Exception):
+    """A note makes more than MAX_NOTE_TOKENS tokens; `line` (0-based) is the block's that
+    made one too many."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+def _count_token(env: MutableMapping[str, Any], line: Callable[[], int]) -> None:
+    """Count one more token made; TooManyTokens past MAX_NOTE_TOKENS, at line()."""
+    count = env[TOKENS_KEY] = env.get(TOKENS_KEY, 0) + 1
+    if count > MAX_NOTE_TOKENS:
+        raise TooManyTokens(line())
+
+
+class _CountingStateBlock(StateBlock):
+    """markdown-it's block state, counting the tokens it makes in env[TOKENS_KEY]."""
+
+    def push(self, ttype: str, tag: str, nesting: Literal[-1, 0, 1]) -> Token:
+        _count_token(self.env, self._last_line)
+        return super().push(ttype, tag, nesting)
+
+    def _last_line(self) -> int:
+        """The line of the last token made that has one (a list item, a table row)."""
+        return next((token.map[0] for token in reversed(self.tokens) if token.map),
+                    self.line)
+
+
+class _CountingStateInline(StateInline):
+    """markdown-it's inline state, counting the tokens it makes in env[TOKENS_KEY]."""
+
+    def push(self, ttype: str, tag: str, nesting: Literal[-1, 0, 1]) -> Token:
+        _count_token(self.env, self._line)
+        return super().push(ttype, tag, nesting)
+
+    def pushPending(self) -> Token:
+        _count_token(self.env, self._line)
+        return super().pushPending()
+
+    def _line(self) -> int:
+        return int(self.env.get(INLINE_LINE_KEY, 0))
+
+
+class _CountingInlineParser(ParserInline):
+    """markdown-it's inline parser with a _CountingStateInline."""
+
+    def parse(self, src: str, md: MarkdownIt, env: MutableMapping[str, Any],
+              tokens: list[Token]) -> list[Token]:
+        state = _CountingStateInline(src, md, env, tokens)
+        self.tokenize(state)
+        for rule in self.ruler2.getRules(""):
+            rule(state)
+        return state.tokens
+
+
+def _inline_counting_lines(state: StateCore) -> None:
+    """markdown-it's core inline rule, noting in env the line of each block whose inline
+    markup is read (for the message of a note of too many tokens)."""
+    for token in state.tokens:
+        if token.type == "inline":
+            if token.children is None:
+                token.children = []
+            state.env[INLINE_LINE_KEY] = token.map[0] if token.map else 0
+            state.md.inline.parse(token.content, state.md, state.env, token.children)
+
+
 class _DepthReportingBlockParser(ParserBlock):
     """markdown-it's block parser, which silently drops what is nested deeper than
     `maxNesting` (lists and quotes): this one lists the first such line of each place in
-    env[TOO_DEEP_KEY], so that the loss is reported."""
+    env[TOO_DEEP_KEY], so that the loss is reported. Its tokens are counted (TooManyTokens
+    past MAX_NOTE_TOKENS)."""
+
+    def parse(self, src: str, md: MarkdownIt, env: MutableMapping[str, Any],
+              outTokens: list[Token]) -> list[Token] | None:
+        if not src:
+            return None
+        state = _CountingStateBlock(src, md, env, outTokens)
+        self.tokenize(state, state.line, state.lineMax)
+        return state.tokens
 
     def tokenize(self, state: StateBlock, startLine: int, endLine: int) -> None:
         if state.level >= state.md.options.maxNesting:
@@ -108,6 +197,10 @@ def markdown_parser() -> MarkdownIt:
     block = _DepthReportingBlockParser()
     block.ruler = md.block.ruler
     md.block = block
+    inline = _CountingInlineParser()
+    inline.ruler, inline.ruler2 = md.inline.ruler, md.inline.ruler2
+    md.inline = inline
+    md.core.ruler.at("inline", _inline_counting_lines)
     md.enable(["table", "strikethrough"])
     md.use(front_matter_plugin)
     md.use(container_plugin, name="notes")
@@ -237,6 +330,13 @@ def _flatten_deep_inline(token: Token) -> None:
         token.meta = {**(token.meta or {}), FLATTENED_KEY: True}
 
 
+def too_many_tokens(path: Path, line: int) -> DeckgenError:
+    """The error of a note of more than MAX_NOTE_TOKENS tokens, at a 1-based line."""
+    return DeckgenError(f"the note has more than {MAX_NOTE_TOKENS:,} pieces of markup (table "
+                        "cells, list items, emphasis, links, runs of text), more than a deck "
+                        "can show; split it into several notes", path, line)
+
+
 def _warn_too_deep(lines: list[int], path: Path, offset: int,
                    diagnostics: Diagnostics) -> None:
     """One warning, at the first place where markdown-it dropped text nested too deep."""
@@ -363,7 +463,10 @@ def _parse_section(path: Path, text: str, first_line: int,
     """A section parsed as if it were the whole note, its lines counted from `first_line`
     (0-based); None when its last block may go on past its end and it is not the last."""
     env: dict[str, Any] = {}
-    tokens, too_deep = parse_tokens(text, env)
+    try:
+        tokens, too_deep = parse_tokens(text, env)
+    except TooManyTokens:
+        raise _NeedsWholeNote from None  # the whole note's parse reports it
     if too_deep or env.get("references"):
         raise _NeedsWholeNote
     last_block = next((token for token in reversed(tokens)
@@ -380,6 +483,7 @@ def _parse_section(path: Path, text: str, first_line: int,
         return None
     diagnostics = Diagnostics()
     reader = _BlockReader(path, diagnostics, first_line)
+    reader.tokens = env.get(TOKENS_KEY, 0)
     front_matter: dict[str, object] | None = None
     blocks: list[Block] = []
     for node in SyntaxTreeNode(tokens).children:
@@ -394,9 +498,14 @@ def _parse_section(path: Path, text: str, first_line: int,
 def _parse_whole(path: Path, text: str, diagnostics: Diagnostics) -> Document:
     """The note parsed in one piece (when nothing is kept between builds, or when its
     sections depend on each other)."""
-    tokens, too_deep = parse_tokens(text)
+    env: dict[str, Any] = {}
+    try:
+        tokens, too_deep = parse_tokens(text, env)
+    except TooManyTokens as exc:
+        raise too_many_tokens(path, exc.line + 1) from None
     _warn_too_deep(too_deep, path, 0, diagnostics)
     reader = _BlockReader(path, diagnostics)
+    reader.tokens = env.get(TOKENS_KEY, 0)
     front_matter: dict[str, object] = {}
     blocks: list[Block] = []
     for node in _top_level_nodes(tokens):
@@ -569,6 +678,7 @@ class _BlockReader:
         self.path = path
         self.diagnostics = diagnostics
         self.line_offset = line_offset
+        self.tokens = 0  # made so far by the note's markdown, counted against the cap
 
     def blocks(self, node: SyntaxTreeNode) -> list[Block]:
         """The model blocks for one syntax-tree node."""
@@ -636,7 +746,12 @@ class _BlockReader:
                 offset = line - 1 + stripped[: match.start("body")].count("\n") \
                     + leading.count("\n")
                 inner = _BlockReader(self.path, self.diagnostics, offset)
-                tokens, too_deep = parse_tokens(body.strip())
+                env: dict[str, Any] = {TOKENS_KEY: self.tokens}
+                try:
+                    tokens, too_deep = parse_tokens(body.strip(), env)
+                except TooManyTokens as exc:
+                    raise too_many_tokens(self.path, exc.line + 1 + offset) from None
+                self.tokens = env[TOKENS_KEY]
                 _warn_too_deep(too_deep, self.path, offset, self.diagnostics)
                 tree = SyntaxTreeNode(tokens)
                 return [NotesBlock(tuple(b for child in tree.children

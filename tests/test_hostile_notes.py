@@ -24,7 +24,12 @@ from pptx.opc.constants import RELATIONSHIP_TYPE
 import deckgen.parse
 import deckgen.structure
 from deckgen.model import clickable
-from deckgen.parse import MAX_FRONT_MATTER, MAX_FRONT_MATTER_DEPTH, MAX_NOTE_BYTES
+from deckgen.parse import (
+    MAX_FRONT_MATTER,
+    MAX_FRONT_MATTER_DEPTH,
+    MAX_NOTE_BYTES,
+    MAX_NOTE_TOKENS,
+)
 
 Cli = Callable[..., CliResult]
 WriteMd = Callable[..., Path]
@@ -329,6 +334,42 @@ def test_a_note_larger_than_the_cap_is_refused_before_it_is_read_whole(
     assert not deck.exists()
     source.write_text("## a\n\n" + "b" * (MAX_NOTE_BYTES - 10))
     assert cli("build", source, "-o", deck, "-q").code == 0
+
+
+def test_a_table_of_too_many_cells_is_refused_before_it_takes_the_memory(
+        write_md: WriteMd, tmp_path: Path) -> None:
+    """40 one-letter columns took 2.3 KB of memory a byte: 2.4 GB for a 1 MB note."""
+    row = "|" + "a|" * 40 + "\n"
+    source = write_md("# T\n\n" + row + "|" + "-|" * 40 + "\n" + row * 9000)
+    assert source.stat().st_size < 800_000
+    deck = tmp_path / "notes.pptx"
+    deck.write_bytes(b"previous deck")
+    result, peak = bounded_with_peak("build", source, "-o", deck)
+    row_line = re.search(rf"{re.escape(str(source))}:(\d+): ", result.stderr)
+    assert row_line is not None and 5 <= int(row_line[1]) <= 9004, result.stderr  # a row
+    one_error(result, f"{source}:{row_line[1]}", f"the note has more than {MAX_NOTE_TOKENS:,} "
+              "pieces of markup", "split it into several notes")
+    assert peak < 600 * 2**20, f"{peak / 2**20:.0f} MB"  # 370 MB here
+    assert deck.read_bytes() == b"previous deck"
+
+
+@pytest.mark.parametrize(("markdown", "line"), [
+    ("## S\n\nintro\n\n- a\n- b\n- " + "*x* " * 30 + "\n", 7),  # emphasis in an item
+    ("## S\n\n" + "".join(f"- item {n}\n" for n in range(40)), 14),  # a long list
+    ("## S\n\nintro\n\n<!-- notes:\n\nsaid\n\n" + "[a](http://b) " * 20 + "\n-->\n", 9),
+])
+def test_markup_past_the_token_cap_is_refused_at_its_line(
+        cli: Cli, write_md: WriteMd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        markdown: str, line: int) -> None:
+    monkeypatch.setattr(deckgen.parse, "MAX_NOTE_TOKENS", 60)
+    source = write_md(markdown)
+    for command in (["build", source, "-o", tmp_path / "x.pptx"], ["check", source]):
+        one_error(cli(*command), f"{source}:{line}", "the note has more than 60 pieces of "
+                  "markup (table cells, list items, emphasis, links, runs of text), more than "
+                  "a deck can show; split it into several notes")
+    assert not (tmp_path / "x.pptx").exists()
+    monkeypatch.setattr(deckgen.parse, "MAX_NOTE_TOKENS", 1000)
+    assert cli("build", source, "-o", tmp_path / "x.pptx", "-q").code == 0
 
 
 # --- stopping a long parse -------------------------------------------------------------------
