@@ -90,7 +90,7 @@ MAX_NOTE_BYTES = 8 * 2**20
 #: The most markdown-it tokens (each table cell, list item, emphasis, link or run of text
 #: makes one to four) a note may make: a long lecture's notes make some 100,000. Counted
 #: as they are made, so a note of too many is refused before they take the memory.
-MAX_NOTE_TOKENS = 1_000_000
+MAX_NOTE_TOKENS = 600_000
 #: Where in markdown-it's env the tokens made so far are counted, and the 0-based line of
 #: the block whose inline markup is being read.
 TOKENS_KEY = "deckgen_tokens"
