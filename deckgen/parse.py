@@ -546,7 +546,8 @@ def front_matter_line(text: str, key: str) -> int:
 
 def _front_matter(node: SyntaxTreeNode, path: Path,
                   diagnostics: Diagnostics) -> dict[str, object]:
-    if len(node.content) > MAX_FRONT_MATTER:
+    if len(node.content) > MAX_FRONT_MATTER or \
+            len(node.content.encode("utf-8")) > MAX_FRONT_MATTER:
         raise DeckgenError(f"front matter is longer than {MAX_FRONT_MATTER // 1024} KB; keep "
                            "the title page's keys there and put the rest in the note", path, 1)
     loader = _FrontMatterLoader(node.content)
@@ -562,9 +563,8 @@ def _front_matter(node: SyntaxTreeNode, path: Path,
                            "starts with [, {, *, & or !", path, line) from exc
     finally:
         loader.dispose()
-    for line, value, problem in loader.kept_as_text:
-        diagnostics.warn(f"front matter value {value!r} is not a valid {problem}; kept as "
-                         "text", path, line + 2)
+    for line, message in sorted(loader.problems, key=lambda problem: problem[0]):
+        diagnostics.warn(f"front matter {message}", path, line + 2)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -588,13 +588,15 @@ class _FrontMatterLoader(yaml.SafeLoader):
     aliases (`*a` repeats all that `&a` names, so nine lists of nine aliases of nine… grow
     to billions of values) and nesting deeper than MAX_FRONT_MATTER_DEPTH (each level is a
     Python call). A date or number that Python cannot hold (2024-13-45) stays text, listed
-    in `kept_as_text`."""
+    with a warning in `problems`, as does any value its explicit tag (`!!float abc`) does not
+    fit; a value that is not text, a number, a date or a list of them (`!!binary`, `!!set`)
+    is dropped with a warning, and so is a key given twice (but for its last value)."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.depth = 0
-        #: (0-based line, value, what it is not) of each value kept as text.
-        self.kept_as_text: list[tuple[int, str, str]] = []
+        #: (0-based line, what is wrong) of each value kept as text, dropped or repeated.
+        self.problems: list[tuple[int, str]] = []
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
@@ -602,6 +604,8 @@ class _FrontMatterLoader(yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent):
             raise _FrontMatterRefused("front matter uses YAML aliases (&/*); write the values "
                                       "out", line)
+        if not isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            return super().compose_node(parent, index)  # a scalar: no level of its own
         if self.depth >= MAX_FRONT_MATTER_DEPTH:
             raise _FrontMatterRefused(f"front matter nests deeper than "
                                       f"{MAX_FRONT_MATTER_DEPTH} levels; flatten it", line)
@@ -610,6 +614,40 @@ class _FrontMatterLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """The value of a node; a scalar its explicit tag does not fit (`!!bool maybe`,
+        `!!timestamp ""`) as text, and a value of no kind a title page shows (`!!binary`,
+        `!!set`) as nothing, each with a warning."""
+        line = node.start_mark.line if node.start_mark is not None else 0
+        tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+        try:
+            value = super().construct_object(node, deep=True)  # its errors raised here
+        except (yaml.YAMLError, _FrontMatterRefused):
+            raise
+        except Exception:  # PyYAML's constructors raise what they meet: ValueError, ...
+            if not isinstance(node, yaml.ScalarNode):
+                raise _FrontMatterRefused(f"front matter value is not a valid {tag}; remove "
+                                          "the tag or fix the value", line) from None
+            self.recursive_objects.pop(node, None)
+            value = self.constructed_objects[node] = self._kept_as_text(node, tag)
+        if isinstance(value, bytes | set | frozenset):
+            self.problems.append((line, f"value tagged {tag} is not text; ignored"))
+            return None
+        return value
+
+    def construct_mapping(self, node: yaml.MappingNode,
+                          deep: bool = False) -> dict[Any, Any]:
+        """The mapping, noting each key given again (PyYAML keeps the last value)."""
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                if key_node.value in seen:
+                    line = key_node.start_mark.line if key_node.start_mark else 0
+                    self.problems.append((line, f"key {_shown(key_node.value)} is given again; "
+                                                "this value replaces the first"))
+                seen.add(key_node.value)
+        return super().construct_mapping(node, deep)
 
     def construct_yaml_timestamp(  # type: ignore[override]  # or the text
             self, node: yaml.ScalarNode) -> date | str:
@@ -626,9 +664,14 @@ class _FrontMatterLoader(yaml.SafeLoader):
 
     def _kept_as_text(self, node: yaml.ScalarNode, what: str) -> str:
         value = str(self.construct_scalar(node))
-        self.kept_as_text.append((node.start_mark.line if node.start_mark else 0,
-                                  value[:40], what))
+        self.problems.append((node.start_mark.line if node.start_mark else 0,
+                              f"value {_shown(value)} is not a valid {what}; kept as text"))
         return value
+
+
+def _shown(value: str) -> str:
+    """A front-matter value as a warning quotes it: its first 40 characters, then "…"."""
+    return repr(value[:40] + "…" if len(value) > 40 else value)
 
 
 # The loader's own constructors (PyYAML copies its table for the subclass on the first one).

@@ -132,10 +132,66 @@ def test_a_value_python_cannot_hold_is_kept_as_text_with_a_warning(
     result = cli("build", source, "-o", tmp_path / "x.pptx")
     assert result.code == 0, result.stderr
     assert "internal error" not in result.stderr and "Traceback" not in result.stderr
-    assert f"{source}:3: warning: front matter value '{value[:40]}' is not a valid {what}; " \
+    shown = value if len(value) <= 40 else value[:40] + "…"
+    assert f"{source}:3: warning: front matter value '{shown}' is not a valid {what}; " \
         "kept as text" in result.stderr
     if what == "date":
         assert value in slide_text(Presentation(str(tmp_path / "x.pptx")).slides[0])
+
+
+@pytest.mark.parametrize("value", ["!!timestamp nope", '!!timestamp ""', "!!float abc",
+                                   "!!float 1_e", "!!bool maybe", '!!int ""', '!!float ""'])
+def test_a_value_its_explicit_tag_does_not_fit_is_kept_as_text_with_a_warning(
+        cli: Cli, write_md: WriteMd, tmp_path: Path, value: str) -> None:
+    source = write_md(f"---\ntitle: 제목\nsubtitle: {value}\n---\n## a\n\nb\n")
+    result = cli("build", source, "-o", tmp_path / "x.pptx")
+    assert result.code == 0, result.stderr
+    tag, _, text = value.partition(" ")
+    text = text.strip('"')
+    assert f"{source}:3: warning: front matter value '{text}' is not a valid {tag}; kept as " \
+        "text" in result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_binary_or_set_value_is_ignored_with_a_warning_and_the_deck_is_reproducible(
+        cli: Cli, write_md: WriteMd, tmp_path: Path) -> None:
+    source = write_md("---\ntitle: !!set {가, b, c, d, e, f, g, h}\nsubtitle: !!binary aGk=\n"
+                      "author: Kim\n---\n# 제목\n\n## a\n\nb\n")
+    result = cli("build", source, "-o", tmp_path / "x.pptx")
+    assert result.code == 0, result.stderr
+    assert f"{source}:2: warning: front matter value tagged !!set is not text; ignored" \
+        in result.stderr
+    assert f"{source}:3: warning: front matter value tagged !!binary is not text; ignored" \
+        in result.stderr
+    first = slide_text(Presentation(str(tmp_path / "x.pptx")).slides[0])
+    assert "제목" in first and "Kim" in first and "{" not in first and "b'" not in first
+    nested = write_md("---\ntitle: t\nx: !!set [a]\n---\n## a\n", "nested.md")
+    one_error(cli("build", nested, "-o", tmp_path / "y.pptx"), f"{nested}:3",
+              "front matter value is not a valid !!set")
+
+
+def test_a_key_given_twice_is_warned_about_at_its_second_line(cli: Cli, write_md: WriteMd,
+                                                              tmp_path: Path) -> None:
+    source = write_md("---\ntitle: first\nauthor: Kim\ntitle: second\n---\n## a\n\nb\n")
+    result = cli("build", source, "-o", tmp_path / "x.pptx")
+    assert result.code == 0, result.stderr
+    assert f"{source}:4: warning: front matter key 'title' is given again; this value " \
+        "replaces the first" in result.stderr
+    assert "second" in slide_text(Presentation(str(tmp_path / "x.pptx")).slides[0])
+
+
+def test_front_matter_may_nest_20_lists_and_its_cap_counts_bytes(
+        cli: Cli, write_md: WriteMd, tmp_path: Path) -> None:
+    deepest = "---\ntitle: t\nx: " + "[" * 19 + "1" + "]" * 19 + "\n---\n## a\n"
+    assert cli("build", write_md(deepest), "-o", tmp_path / "x.pptx").code == 0  # root + 19
+    deeper = write_md("---\ntitle: t\nx: " + "[" * 20 + "1" + "]" * 20 + "\n---\n## a\n",
+                      "deeper.md")
+    one_error(cli("build", deeper, "-o", tmp_path / "y.pptx"), f"{deeper}:3",
+              f"front matter nests deeper than {MAX_FRONT_MATTER_DEPTH} levels")
+    wide = write_md("---\ntitle: t\nabstract: " + "가" * (MAX_FRONT_MATTER // 2) + "\n---\n"
+                    "## a\n", "wide.md")  # half the cap in characters, 1.5 times it in bytes
+    one_error(cli("build", wide, "-o", tmp_path / "z.pptx"), f"{wide}:1",
+              "front matter is longer than")
 
 
 # --- links -----------------------------------------------------------------------------------
