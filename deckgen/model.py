@@ -36,6 +36,8 @@ class Span:
     strike: bool = False
     code: bool = False
     link: str | None = None
+    #: The address of a link kept as plain text (not clickable): the notes spell it out.
+    address: str | None = None
 
 
 Inline = tuple[Span, ...]

@@ -769,8 +769,9 @@ class _BlockReader:
         aligns: tuple[str, ...] = ()
         for section in node.children:
             for row in section.children:
-                cells = tuple(self.inline(cell.children[0], line)[0] if cell.children else ()
-                              for cell in row.children)
+                row_line = row.map[0] + 1 + self.line_offset if row.map else line
+                cells = tuple(self.inline(cell.children[0], row_line)[0] if cell.children
+                              else () for cell in row.children)
                 if section.type == "thead":
                     header = cells
                     aligns = tuple(_cell_align(cell) for cell in row.children)
@@ -858,7 +859,7 @@ class _InlineBuilder:
         for span in self.spans:
             if merged and _same_format(merged[-1], span):
                 merged[-1] = Span(merged[-1].text + span.text, span.bold, span.italic,
-                                  span.strike, span.code, span.link)
+                                  span.strike, span.code, span.link, span.address)
             elif span.text:
                 merged.append(span)
         return _strip_spans(merged), self.images
@@ -867,7 +868,7 @@ class _InlineBuilder:
         attrs = {**fmt, **{k: v for k, v in self.html_format.items() if v}}
         self.spans.append(Span(text, bool(attrs.get("bold")), bool(attrs.get("italic")),
                                bool(attrs.get("strike")), bool(attrs.get("code")),
-                               attrs.get("link")))
+                               attrs.get("link"), attrs.get("address")))
 
     def walk(self, nodes: list[SyntaxTreeNode], fmt: dict[str, Any]) -> None:
         for node in nodes:
@@ -889,8 +890,10 @@ class _InlineBuilder:
             elif kind == "s":
                 self.walk(node.children, {**fmt, "strike": True})
             elif kind == "link":
-                self.walk(node.children, {**fmt, "link": self.link(str(node.attrs.get("href",
-                                                                                  "")))})
+                address = str(node.attrs.get("href", ""))
+                link = self.link(address)
+                self.walk(node.children, {**fmt, "link": link,
+                                          "address": address if link is None else None})
             elif kind == "image":
                 alt = "".join(child.content for child in node.children)
                 self.images.append(Image(str(node.attrs.get("src", "")), alt, self.line,
@@ -935,8 +938,8 @@ class _InlineBuilder:
 
 
 def _same_format(a: Span, b: Span) -> bool:
-    return (a.bold, a.italic, a.strike, a.code, a.link) == (b.bold, b.italic, b.strike,
-                                                             b.code, b.link)
+    return (a.bold, a.italic, a.strike, a.code, a.link, a.address) == (
+        b.bold, b.italic, b.strike, b.code, b.link, b.address)
 
 
 def _strip_spans(spans: list[Span]) -> Inline:
@@ -948,10 +951,10 @@ def _strip_spans(spans: list[Span]) -> Inline:
     if spans:
         first, last = spans[0], spans[-1]
         spans[0] = Span(first.text.lstrip(" \n"), first.bold, first.italic, first.strike,
-                        first.code, first.link)
+                        first.code, first.link, first.address)
         last = spans[-1]
         spans[-1] = Span(last.text.rstrip(" \n"), last.bold, last.italic, last.strike,
-                         last.code, last.link)
+                         last.code, last.link, last.address)
     return tuple(spans)
 
 

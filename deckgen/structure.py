@@ -414,7 +414,8 @@ def _images_in(block: ListBlock | Quote) -> list[Image]:
 
 
 def _bold(spans: Inline) -> Inline:
-    return tuple(Span(s.text, True, s.italic, s.strike, s.code, s.link) for s in spans)
+    return tuple(Span(s.text, True, s.italic, s.strike, s.code, s.link, s.address)
+                 for s in spans)
 
 
 def split_lines(spans: Inline) -> list[Inline]:
@@ -427,7 +428,7 @@ def split_lines(spans: Inline) -> list[Inline]:
                 lines.append([])
             if part:
                 lines[-1].append(Span(part, span.bold, span.italic, span.strike, span.code,
-                                      span.link))
+                                      span.link, span.address))
     return [_trim(line) for line in lines if plain_text(tuple(line)).strip()]
 
 
@@ -491,7 +492,7 @@ def _ends_with_abbreviation(word: str) -> bool:
 
 
 def _like(span: Span, text: str) -> Span:
-    return Span(text, span.bold, span.italic, span.strike, span.code, span.link)
+    return Span(text, span.bold, span.italic, span.strike, span.code, span.link, span.address)
 
 
 def _trim(spans: list[Span]) -> Inline:
@@ -615,8 +616,8 @@ def notes_lines(blocks: Iterable[Block], level: int = 0,
         if isinstance(block, Paragraph):
             yield level, quote, block.spans, "body"
         elif isinstance(block, Heading):
-            yield level, quote, tuple(Span(s.text, True, s.italic, s.strike, s.code, s.link)
-                                      for s in block.spans), "body"
+            yield level, quote, tuple(Span(s.text, True, s.italic, s.strike, s.code, s.link,
+                                           s.address) for s in block.spans), "body"
         elif isinstance(block, ListBlock):
             for number, item in enumerate(block.items, start=block.start):
                 marker = f"{number}. " if block.ordered else "• "

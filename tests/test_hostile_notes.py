@@ -238,6 +238,26 @@ def test_only_http_https_and_mailto_links_become_hyperlinks(cli: Cli, write_md: 
     assert all(f"hostile {n}" in shown for n in range(len(HOSTILE_LINKS)))
 
 
+def test_a_refused_link_keeps_its_text_on_the_slide_and_its_address_in_the_notes(
+        cli: Cli, write_md: WriteMd, tmp_path: Path) -> None:
+    source = write_md("## References\n\n- [Paper](./paper.pdf)\n- [Share](smb://h/s) and "
+                      "[Web](https://example.com)\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+                      "| [x](evil.exe) | [y](../y.md) |\n\n> [q](q.exe)\n")
+    deck = tmp_path / "x.pptx"
+    result = cli("build", source, "-o", deck)
+    assert result.code == 0, result.stderr
+    slide = Presentation(str(deck)).slides[1]
+    assert "Paper" in slide_text(slide) and "paper.pdf" not in slide_text(slide)
+    notes = notes_text(slide)
+    for shown in ("Paper (./paper.pdf)", "Share (smb://h/s) and Web (https://example.com)",
+                  "x (evil.exe) | y (../y.md)", "q (q.exe)"):
+        assert shown in notes, notes
+    warned = re.findall(rf"^{re.escape(str(source))}:(\d+): warning: link to '([^']*)'",
+                        result.stderr, re.M)
+    assert warned == [("3", "./paper.pdf"), ("4", "smb://h/s"), ("9", "evil.exe"),
+                      ("9", "../y.md"), ("11", "q.exe")]  # one each, in line order, at its row
+
+
 def test_the_renderer_writes_no_hyperlink_of_another_scheme(
         cli: Cli, write_md: WriteMd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Should a span carry such an address past the parser, the deck still holds none."""
@@ -274,7 +294,7 @@ DEEP_MIXED = "".join("*a **b " for _ in range(150)) + "깊은 말" + " b** a*" *
     (f"## a\n\n{DEEP}\n", 3),
     (f"## a\n\n{DEEP_MIXED}\n", 3),
     (f"## {DEEP}\n\nb\n", 1),
-    (f"## a\n\n| h |\n|---|\n| {DEEP} |\n", 3),
+    (f"## a\n\n| h |\n|---|\n| {DEEP} |\n", 5),  # the row's line
     (f"## a\n\n- item\n  - {DEEP}\n", 4),
     (f"## a\n\nb\n\n<!-- notes:\n\n{DEEP}\n-->\n", 7),
     (f"## a\n\n[{DEEP}](https://example.com)\n", 3),
