@@ -32,8 +32,8 @@ from deckgen.model import (
     SlideKind,
     Span,
     Table,
-    clickable,
     plain_text,
+    web_address,
 )
 from deckgen.theme import Theme
 
@@ -804,7 +804,7 @@ class DeckLayout:
         while size > 8 and self.text_height([(spans, 0, size, "body", False)], box.w,
                                             insets) > box.h:
             size -= 1
-        link = picture.ref.src if clickable(picture.ref.src) else None
+        link = picture.ref.src if web_address(picture.ref.src) else None  # not mailto:
         return TextShape(f"Picture {number} placeholder", box,
                          (PlacedParagraph((Span(label, link=link),), size, theme.color("muted"),
                                           align="center",

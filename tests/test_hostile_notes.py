@@ -273,13 +273,38 @@ def test_the_renderer_writes_no_hyperlink_of_another_scheme(
                                             archive.read(name).decode())]
     assert set(targets) == set(SAFE_LINKS)
 
+def test_a_mailto_attachment_or_hostless_web_link_or_mail_picture_is_not_clickable(
+        cli: Cli, write_md: WriteMd, tmp_path: Path) -> None:
+    source = write_md("## a\n\n- [mail](mailto:a@b?attach=/etc/passwd)\n- [web](http:/host)\n"
+                      "- [ok](mailto:a@b?subject=Hi)\n\n![m](mailto:x@y)\n")
+    deck = tmp_path / "x.pptx"
+    result = cli("build", source, "-o", deck)
+    assert result.code == 0, result.stderr
+    assert f"{source}:3: warning: link to 'mailto:a@b?attach=/etc/passwd' kept as plain " \
+        "text" in result.stderr
+    assert f"{source}:4: warning: link to 'http:/host' kept as plain text" in result.stderr
+    with zipfile.ZipFile(deck) as archive:
+        targets = [target for name in archive.namelist() if name.endswith(".rels")
+                   for target in re.findall(r'Target="([^"]*)"[^>]*TargetMode="External"',
+                                            archive.read(name).decode())]
+    assert set(targets) == {"mailto:a@b?subject=Hi"}
+    slide = Presentation(str(deck)).slides[1]
+    assert "mailto:x@y" in slide_text(slide)  # the placeholder names it, without a link
+
+
 @pytest.mark.parametrize("address", [*HOSTILE_LINKS, "javascript:alert(1)", "data:text/html,x",
-                                     " https://padded", "httpx://a", ""])
+                                     " https://padded", "httpx://a", "",
+                                     "mailto:a@b?attach=/etc/passwd",
+                                     "mailto:a@b?subject=x&Attach=/etc/passwd",
+                                     "mailto:a@b?%61ttach=x", "http:", "http:/host",
+                                     "http:\\\\server\\share", "https:///x", "http://@/",
+                                     "http://host\\share"])
 def test_an_address_of_another_scheme_is_not_clickable(address: str) -> None:
     assert not clickable(address)
 
 
-@pytest.mark.parametrize("address", SAFE_LINKS)
+@pytest.mark.parametrize("address", [*SAFE_LINKS, "mailto:a@b?subject=Hi&body=x&cc=c@d",
+                                     "mailto:a@b?BCC=e@f", "https://[::1]:8080/a?b=c#d"])
 def test_web_and_mail_addresses_are_clickable(address: str) -> None:
     assert clickable(address)
 
