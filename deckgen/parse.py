@@ -312,10 +312,16 @@ def _flatten_deep_inline(token: Token) -> None:
     depth = 0
     kept: list[bool] = []  # for each open pair, whether its tokens stay
     out: list[Token] = []
+    breaks = 0  # line breaks before the first pair dropped: its line in the token's
+    first_dropped: int | None = None
     for child in children:
+        if child.type in ("softbreak", "hardbreak"):
+            breaks += 1
         if child.nesting == 1:
             keep = depth < MAX_INLINE_NESTING
             kept.append(keep)
+            if not keep and first_dropped is None:
+                first_dropped = breaks
             if keep:
                 depth += 1
                 out.append(child)
@@ -327,7 +333,7 @@ def _flatten_deep_inline(token: Token) -> None:
             out.append(child)
     if len(out) < len(children):
         token.children = out
-        token.meta = {**(token.meta or {}), FLATTENED_KEY: True}
+        token.meta = {**(token.meta or {}), FLATTENED_KEY: first_dropped or 0}
 
 
 def too_many_tokens(path: Path, line: int) -> DeckgenError:
@@ -813,10 +819,10 @@ class _BlockReader:
 
     def inline(self, node: SyntaxTreeNode, line: int) -> tuple[Inline, list[Image]]:
         """The spans of an inline node, and the images found among them (taken out)."""
-        if node.meta and node.meta.get(FLATTENED_KEY):
+        if node.meta and FLATTENED_KEY in node.meta:
             self.diagnostics.warn(f"emphasis or links nested more than {MAX_INLINE_NESTING} "
                                   "deep: the deeper formatting is dropped, the text kept; nest "
-                                  "less deeply", self.path, line)
+                                  "less deeply", self.path, line + node.meta[FLATTENED_KEY])
         builder = _InlineBuilder(self, line)
         builder.walk(node.children, {})
         return builder.result()
@@ -891,7 +897,7 @@ class _InlineBuilder:
                 self.walk(node.children, {**fmt, "strike": True})
             elif kind == "link":
                 address = str(node.attrs.get("href", ""))
-                link = self.link(address)
+                link = self.link(address, node)
                 self.walk(node.children, {**fmt, "link": link,
                                           "address": address if link is None else None})
             elif kind == "image":
@@ -903,11 +909,16 @@ class _InlineBuilder:
             else:
                 self.walk(node.children, fmt)
 
-    def link(self, address: str) -> str | None:
+    def link(self, address: str, node: SyntaxTreeNode) -> str | None:
         """A link's address, or None (its text stays plain) for one that could open a
-        share, a file or a program when clicked (model.clickable)."""
+        share, a file or a program when clicked (model.clickable), or that is empty."""
         if clickable(address):
             return address
+        if not address.strip():
+            text = "".join(child.content for child in node.walk() if child.type == "text")
+            self.reader.diagnostics.warn(f"link {text[:80]!r} has no address; its text is kept "
+                                         "as plain text", self.reader.path, self.line)
+            return None
         shown = address if len(address) <= 80 else address[:79] + "…"
         self.reader.diagnostics.warn(f"link to {shown!r} kept as plain text: only http, https "
                                      "and mailto links are clickable in a deck",

@@ -337,6 +337,16 @@ def test_emphasis_nested_250_deep_is_flattened_with_a_warning(
     assert "깊은 말" in shown
 
 
+def test_emphasis_nested_too_deep_is_warned_about_at_the_line_of_the_nesting(
+        cli: Cli, write_md: WriteMd, tmp_path: Path) -> None:
+    source = write_md(f"## a\n\nfirst line\nsecond line\nthird {DEEP}\n\n[x]()\n")
+    result = cli("build", source, "-o", tmp_path / "x.pptx")
+    assert result.code == 0, result.stderr
+    assert f"{source}:5: warning: emphasis or links nested more than 20 deep" in result.stderr
+    assert f"{source}:7: warning: link 'x' has no address; its text is kept as plain text" \
+        in result.stderr
+
+
 def test_emphasis_nested_20_deep_keeps_its_formatting(cli: Cli, write_md: WriteMd,
                                                      tmp_path: Path) -> None:
     source = write_md("## a\n\n" + "*a " * 20 + "x" + " b*" * 20 + "\n")
