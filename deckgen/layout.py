@@ -873,7 +873,7 @@ class DeckLayout:
                     or (not fit.rest and index + len(window) < len(rest))):
                 # The window fitted whole: fill from all the rest instead.
                 rest = [_from_unit(rest[index], parts, offset, len(parts)), *rest[index + 1:]]
-                index, offset, parts_of = 0, 0, -1
+                index, offset, parts, parts_of = 0, 0, _units(rest[0]), 0
                 window = rest
                 fit = self.fill(window, box, size)
                 done = len(window) - len(fit.rest)
