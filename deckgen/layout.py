@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import bisect
+import collections
 import functools
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
+from deckgen import structure
 from deckgen.errors import Diagnostic, Diagnostics
 from deckgen.images import PreparedImage
 from deckgen.measure import MeasuredParagraph, Measurer
@@ -30,8 +32,8 @@ from deckgen.model import (
     SlideKind,
     Span,
     Table,
-    clickable,
     plain_text,
+    web_address,
 )
 from deckgen.theme import Theme
 
@@ -51,6 +53,9 @@ CODE_WRAP_MARK = "↪ "
 #: A paragraph longer than this cannot fit any slide at a legible size, so it is not
 #: measured: it counts as this many lines (and moves to the notes).
 MAX_MEASURED_CHARS = 6000
+#: A table or code block continued on at most this many slides is in the notes of each;
+#: one continued on more is in the notes of its first slide only.
+MAX_REPEATED_NOTES_PARTS = 20
 TOO_MANY_LINES = 10_000
 #: The most lines the title slide's title and subtitle take; a longer one is cut with "…".
 TITLE_SLIDE_LINES = 3
@@ -210,6 +215,7 @@ def notes_for_parts(notes: Notes, starts: Sequence[int]) -> list[Notes]:
         return index
 
     shared: list[list[Block]] = [[] for _ in starts]
+    sharing = collections.Counter(starts)
     for block in notes.blocks:
         if not isinstance(block, ListBlock):
             shared[part_of(block.line)].append(block)
@@ -225,7 +231,11 @@ def notes_for_parts(notes: Notes, starts: Sequence[int]) -> list[Notes]:
                 first_item = index + 1
     for index, blocks in enumerate(shared):
         if index and not blocks:  # it goes on with a block begun earlier (a long paragraph)
-            blocks.extend(_notes_block_at(notes, starts[index]))
+            # (a table or code block continued on more than a few parts goes with its first
+            # part only: one continued on a thousand slides is not in the notes 1000 times)
+            repeat = sharing[starts[index]] <= MAX_REPEATED_NOTES_PARTS
+            blocks.extend(block for block in _notes_block_at(notes, starts[index])
+                          if repeat or not isinstance(block, Table | Code))
     return [Notes(tuple(blocks)) for blocks in shared]
 
 
@@ -309,6 +319,7 @@ class DeckLayout:
         self._shortened: dict[tuple[str, str, float, int, bool, int], str] = {}
         self._code_wraps: dict[tuple[str, float, float], tuple[str, ...]] = {}
         self._cell_ems: dict[tuple[int, bool], tuple[Inline, float]] = {}
+        self._made = 0  # slides placed before the one being laid out
 
     # --- the deck ----------------------------------------------------------------------
 
@@ -317,7 +328,10 @@ class DeckLayout:
         placed: list[PlacedSlide] = []
         kept = _kept_for(self)
         for slide in self.deck.slides:
+            self._made = len(placed)
             placed.extend(self.slide(slide) if kept is None else self._slide_kept(slide, kept))
+            if len(placed) > structure.MAX_SLIDES:
+                raise structure.too_many_slides(self.deck.source, slide.line)
         if kept is not None:
             kept.last = kept.now  # this build's slides, and no more: a watch does not grow
             kept.now = {}
@@ -393,7 +407,7 @@ class DeckLayout:
         """The exact line pitch in points for a type size."""
         return size * self.theme.sizes.line_spacing
 
-    def text_height(self, paragraphs: Sequence[tuple[Inline, int, float, str, bool]],
+    def text_height(self, paragraphs: Iterable[tuple[Inline, int, float, str, bool]],
                     width: int, insets: tuple[int, int, int, int]) -> int:
         """The height in EMU of paragraphs (spans, left margin, size, role, bold) in a box of
         `width` with insets; the first paragraph has no space before."""
@@ -627,16 +641,15 @@ class DeckLayout:
         parts = [(shapes, fit)]
         rest = fit.rest
         if rest and self.overflow is Overflow.CONTINUE:
-            while rest:
+            cont_box = Box(body.x, body.y, body.w, body.h)
+            for cont_fit, left in self.continued(rest, cont_box, fit.size):
+                rest = left
                 cont_title, _, _ = self.title_shapes(slide.title, slide.kicker,
                                                             self.content.w)
-                cont_box = Box(body.x, body.y, body.w, body.h)
-                cont_fit = self.fill(rest, cont_box, fit.size)
-                if not cont_fit.placed:
-                    break
+                if self._made + len(parts) >= structure.MAX_SLIDES:
+                    raise structure.too_many_slides(self.deck.source, part_start(cont_fit))
                 parts.append(([*cont_title, *self.column_shapes(cont_fit, cont_box)],
                               cont_fit))
-                rest = cont_fit.rest
         if rest:
             self._report_moved(slide, rest)
         total = len(parts)
@@ -791,7 +804,7 @@ class DeckLayout:
         while size > 8 and self.text_height([(spans, 0, size, "body", False)], box.w,
                                             insets) > box.h:
             size -= 1
-        link = picture.ref.src if clickable(picture.ref.src) else None
+        link = picture.ref.src if web_address(picture.ref.src) else None  # not mailto:
         return TextShape(f"Picture {number} placeholder", box,
                          (PlacedParagraph((Span(label, link=link),), size, theme.color("muted"),
                                           align="center",
@@ -833,6 +846,58 @@ class DeckLayout:
             fit.rest = [*([tail] if tail is not None else []), *blocks[index + 1:]]
             break
         return fit
+
+    def continued(self, rest: list[SlideBlock], box: Box,
+                  size: float) -> Iterator[tuple[_Fit, list[SlideBlock]]]:
+        """The fills of the continuation slides of `rest` (each with what is left after it,
+        empty at the end, or all that is left when a slide could place nothing).
+
+        In time and memory linear in the rest, however long: each slide is filled from a
+        window of it no slide can hold whole (a block's next items, code lines or table
+        rows, and the next blocks), found with a cursor, so what is left is not copied for
+        every slide; the rare window that does fit whole is filled again from all the rest,
+        so the slides are exactly those filling all the rest would make."""
+        index, offset = 0, 0
+        parts: Sequence[object] = ()
+        parts_of = -1  # the index of the block `parts` are of
+        most_blocks = box.h // BLOCK_GAP + 2
+        while index < len(rest):
+            if parts_of != index:
+                parts, parts_of = _units(rest[index]), index
+            limit = self._most_units(rest[index], box.h, size)
+            window = [_from_unit(rest[index], parts, offset, limit),
+                      *rest[index + 1:index + 1 + most_blocks]]
+            fit = self.fill(window, box, size)
+            done = len(window) - len(fit.rest)  # window blocks placed whole
+            if ((offset + limit < len(parts) and done >= 1)
+                    or (not fit.rest and index + len(window) < len(rest))):
+                # The window fitted whole: fill from all the rest instead.
+                rest = [_from_unit(rest[index], parts, offset, len(parts)), *rest[index + 1:]]
+                index, offset, parts, parts_of = 0, 0, _units(rest[0]), 0
+                window = rest
+                fit = self.fill(window, box, size)
+                done = len(window) - len(fit.rest)
+            if not fit.placed:
+                yield fit, [_from_unit(rest[index], parts, offset, len(parts)),
+                            *rest[index + 1:]]
+                return
+            if fit.rest and fit.rest[0] is not window[done]:  # a head of it was placed
+                offset = (offset if done == 0 else 0) + len(_units(fit.placed[-1][0]))
+            else:
+                offset = offset if done == 0 else 0
+            index += done
+            yield fit, ([] if index >= len(rest) else fit.rest)
+
+    def _most_units(self, block: SlideBlock, room: int, size: float) -> int:
+        """More items, code lines or table rows of a block than `room` can hold at a size
+        (each takes at least a line)."""
+        if isinstance(block, Points | Callout):
+            least = self.line_height(size) * EMU_PER_PT
+        elif isinstance(block, Code):
+            least = self.line_height(self.theme.sizes.code_min) * EMU_PER_PT
+        else:
+            least = self.lines_height(1, size) + 2 * TEXT_INSET
+        return int(room / max(least, 1.0)) + 2
 
     def split_block(self, block: SlideBlock, width: int, size: float,
                     room: int) -> tuple[SlideBlock | None, SlideBlock | None]:
@@ -904,8 +969,10 @@ class DeckLayout:
         return (CALLOUT_BAR + CALLOUT_PAD, CALLOUT_PAD, CALLOUT_PAD, CALLOUT_PAD)
 
     def _point_specs(self, items: Sequence[Point],
-                     size: float) -> list[tuple[Inline, int, float, str, bool]]:
-        return [(item.spans, self._margin(item, size), size, "body", False) for item in items]
+                     size: float) -> Iterator[tuple[Inline, int, float, str, bool]]:
+        """The paragraphs of points, each made when it is measured (a split measures only
+        the head it keeps)."""
+        return ((item.spans, self._margin(item, size), size, "body", False) for item in items)
 
     def _margin(self, item: Point, size: float) -> int:
         """The left margin of a point's text: its level's indent plus room for its marker."""
@@ -1168,6 +1235,30 @@ def _most_that_fit(most: int, fits: Callable[[int], bool]) -> int:
         else:
             high = middle - 1
     return low
+
+
+def _units(block: SlideBlock) -> Sequence[object]:
+    """What a block is split between slides by: its items, code lines or table rows."""
+    if isinstance(block, Points | Callout):
+        return block.items
+    if isinstance(block, Code):
+        return block.text.split("\n")
+    return block.rows
+
+
+def _from_unit(block: SlideBlock, units: Sequence[object], start: int,
+               count: int) -> SlideBlock:
+    """The block with `count` of its units (as _units gives them) from `start` on: itself
+    if that is all of them, else as split_block would make its tail (and a head of that)."""
+    end = min(len(units), start + count)
+    if start == 0 and end == len(units):
+        return block
+    if isinstance(block, Points | Callout):
+        items = block.items[start:end]
+        return replace(block, items=items, line=items[0].line if start else block.line)
+    if isinstance(block, Code):
+        return replace(block, text="\n".join(str(line) for line in units[start:end]))
+    return replace(block, rows=block.rows[start:end])
 
 
 def _block_preview(block: SlideBlock) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import urllib.parse
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -36,6 +37,8 @@ class Span:
     strike: bool = False
     code: bool = False
     link: str | None = None
+    #: The address of a link kept as plain text (not clickable): the notes spell it out.
+    address: str | None = None
 
 
 Inline = tuple[Span, ...]
@@ -47,10 +50,35 @@ CLICKABLE_SCHEMES = frozenset(("http", "https", "mailto"))
 LINK_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
 
 
+#: The fields a clickable mailto: link may fill in; any other (`attach=/etc/passwd`, which
+#: some mail programs obey) makes it plain text.
+MAILTO_FIELDS = frozenset(("subject", "body", "cc", "bcc"))
+
+
 def clickable(address: str) -> bool:
-    """Whether a link's address may become a hyperlink: http, https or mailto."""
+    """Whether a link's address may become a hyperlink: http or https to a host
+    (web_address), or mailto with no fields but MAILTO_FIELDS."""
     match = LINK_SCHEME.match(address)
-    return match is not None and match[1].lower() in CLICKABLE_SCHEMES
+    if match is None or match[1].lower() not in CLICKABLE_SCHEMES:
+        return False
+    if match[1].lower() != "mailto":
+        return web_address(address)
+    query = address.partition("?")[2]
+    return all(urllib.parse.unquote(part.partition("=")[0]).strip().lower() in MAILTO_FIELDS
+               for part in query.split("&") if part)
+
+
+def web_address(address: str) -> bool:
+    """Whether an address is an http or https one naming a host (`http:`, `http:/x` and
+    `http:\\\\server\\share` do not; a backslash is a Windows share path)."""
+    if "\\" in address:
+        return False
+    try:
+        parts = urllib.parse.urlsplit(address)
+        host = parts.hostname
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(host)
 
 
 def plain_text(spans: Inline) -> str:

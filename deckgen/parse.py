@@ -6,17 +6,20 @@ import codecs
 import functools
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, replace
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from markdown_it import MarkdownIt
 from markdown_it.parser_block import ParserBlock
+from markdown_it.parser_inline import ParserInline
 from markdown_it.rules_block import StateBlock
+from markdown_it.rules_core import StateCore
+from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from markdown_it.tree import SyntaxTreeNode
 from mdit_py_plugins.container import container_plugin
@@ -79,9 +82,19 @@ SECTION_START = re.compile(r"^#{1,6}(?=[ \t]|$)", re.M)
 #: The top-level blocks that go on over a heading line while they are open: a section
 #: that ends in one reaching its last line may not end there.
 OPEN_ENDED = frozenset(("fence", "container_notes_open", "html_block", "front_matter"))
-#: The largest note read: ten times a long lecture's notes. Parsing takes 70 to 330 bytes
-#: of memory a byte of Markdown (a dense table the most), so this bounds it to a few GB.
+#: The largest note read: ten times a long lecture's notes. Alone it does not bound memory:
+#: a build takes 100 bytes a byte of prose but up to 2.3 KB a byte of markup as dense as a
+#: table of one-letter cells (about 1.2 KB for each markdown-it token, which
+#: MAX_NOTE_TOKENS bounds); the two caps together bound a build to about 1.5 GB.
 MAX_NOTE_BYTES = 8 * 2**20
+#: The most markdown-it tokens (each table cell, list item, emphasis, link or run of text
+#: makes one to four) a note may make: a long lecture's notes make some 100,000. Counted
+#: as they are made, so a note of too many is refused before they take the memory.
+MAX_NOTE_TOKENS = 600_000
+#: Where in markdown-it's env the tokens made so far are counted, and the 0-based line of
+#: the block whose inline markup is being read.
+TOKENS_KEY = "deckgen_tokens"
+INLINE_LINE_KEY = "deckgen_inline_line"
 #: The longest front matter read, in characters: a title page's keys take a few hundred;
 #: PyYAML reads some 100 KB a second, so this bounds its time too.
 MAX_FRONT_MATTER = 64 * 1024
@@ -89,10 +102,86 @@ MAX_FRONT_MATTER = 64 * 1024
 MAX_FRONT_MATTER_DEPTH = 20
 
 
+class TooManyTokens(Exception):
+    """A note makes more than MAX_NOTE_TOKENS tokens; `line` (0-based) is the block's that
+    made one too many."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+def _count_token(env: MutableMapping[str, Any], line: Callable[[], int]) -> None:
+    """Count one more token made; TooManyTokens past MAX_NOTE_TOKENS, at line()."""
+    count = env[TOKENS_KEY] = env.get(TOKENS_KEY, 0) + 1
+    if count > MAX_NOTE_TOKENS:
+        raise TooManyTokens(line())
+
+
+class _CountingStateBlock(StateBlock):
+    """markdown-it's block state, counting the tokens it makes in env[TOKENS_KEY]."""
+
+    def push(self, ttype: str, tag: str, nesting: Literal[-1, 0, 1]) -> Token:
+        _count_token(self.env, self._last_line)
+        return super().push(ttype, tag, nesting)
+
+    def _last_line(self) -> int:
+        """The line of the last token made that has one (a list item, a table row)."""
+        return next((token.map[0] for token in reversed(self.tokens) if token.map),
+                    self.line)
+
+
+class _CountingStateInline(StateInline):
+    """markdown-it's inline state, counting the tokens it makes in env[TOKENS_KEY]."""
+
+    def push(self, ttype: str, tag: str, nesting: Literal[-1, 0, 1]) -> Token:
+        _count_token(self.env, self._line)
+        return super().push(ttype, tag, nesting)
+
+    def pushPending(self) -> Token:
+        _count_token(self.env, self._line)
+        return super().pushPending()
+
+    def _line(self) -> int:
+        return int(self.env.get(INLINE_LINE_KEY, 0))
+
+
+class _CountingInlineParser(ParserInline):
+    """markdown-it's inline parser with a _CountingStateInline."""
+
+    def parse(self, src: str, md: MarkdownIt, env: MutableMapping[str, Any],
+              tokens: list[Token]) -> list[Token]:
+        state = _CountingStateInline(src, md, env, tokens)
+        self.tokenize(state)
+        for rule in self.ruler2.getRules(""):
+            rule(state)
+        return state.tokens
+
+
+def _inline_counting_lines(state: StateCore) -> None:
+    """markdown-it's core inline rule, noting in env the line of each block whose inline
+    markup is read (for the message of a note of too many tokens)."""
+    for token in state.tokens:
+        if token.type == "inline":
+            if token.children is None:
+                token.children = []
+            state.env[INLINE_LINE_KEY] = token.map[0] if token.map else 0
+            state.md.inline.parse(token.content, state.md, state.env, token.children)
+
+
 class _DepthReportingBlockParser(ParserBlock):
     """markdown-it's block parser, which silently drops what is nested deeper than
     `maxNesting` (lists and quotes): this one lists the first such line of each place in
-    env[TOO_DEEP_KEY], so that the loss is reported."""
+    env[TOO_DEEP_KEY], so that the loss is reported. Its tokens are counted (TooManyTokens
+    past MAX_NOTE_TOKENS)."""
+
+    def parse(self, src: str, md: MarkdownIt, env: MutableMapping[str, Any],
+              outTokens: list[Token]) -> list[Token] | None:
+        if not src:
+            return None
+        state = _CountingStateBlock(src, md, env, outTokens)
+        self.tokenize(state, state.line, state.lineMax)
+        return state.tokens
 
     def tokenize(self, state: StateBlock, startLine: int, endLine: int) -> None:
         if state.level >= state.md.options.maxNesting:
@@ -108,6 +197,10 @@ def markdown_parser() -> MarkdownIt:
     block = _DepthReportingBlockParser()
     block.ruler = md.block.ruler
     md.block = block
+    inline = _CountingInlineParser()
+    inline.ruler, inline.ruler2 = md.inline.ruler, md.inline.ruler2
+    md.inline = inline
+    md.core.ruler.at("inline", _inline_counting_lines)
     md.enable(["table", "strikethrough"])
     md.use(front_matter_plugin)
     md.use(container_plugin, name="notes")
@@ -219,10 +312,16 @@ def _flatten_deep_inline(token: Token) -> None:
     depth = 0
     kept: list[bool] = []  # for each open pair, whether its tokens stay
     out: list[Token] = []
+    breaks = 0  # line breaks before the first pair dropped: its line in the token's
+    first_dropped: int | None = None
     for child in children:
+        if child.type in ("softbreak", "hardbreak"):
+            breaks += 1
         if child.nesting == 1:
             keep = depth < MAX_INLINE_NESTING
             kept.append(keep)
+            if not keep and first_dropped is None:
+                first_dropped = breaks
             if keep:
                 depth += 1
                 out.append(child)
@@ -234,7 +333,14 @@ def _flatten_deep_inline(token: Token) -> None:
             out.append(child)
     if len(out) < len(children):
         token.children = out
-        token.meta = {**(token.meta or {}), FLATTENED_KEY: True}
+        token.meta = {**(token.meta or {}), FLATTENED_KEY: first_dropped or 0}
+
+
+def too_many_tokens(path: Path, line: int) -> DeckgenError:
+    """The error of a note of more than MAX_NOTE_TOKENS tokens, at a 1-based line."""
+    return DeckgenError(f"the note has more than {MAX_NOTE_TOKENS:,} pieces of markup (table "
+                        "cells, list items, emphasis, links, runs of text), more than a deck "
+                        "can show; split it into several notes", path, line)
 
 
 def _warn_too_deep(lines: list[int], path: Path, offset: int,
@@ -363,7 +469,10 @@ def _parse_section(path: Path, text: str, first_line: int,
     """A section parsed as if it were the whole note, its lines counted from `first_line`
     (0-based); None when its last block may go on past its end and it is not the last."""
     env: dict[str, Any] = {}
-    tokens, too_deep = parse_tokens(text, env)
+    try:
+        tokens, too_deep = parse_tokens(text, env)
+    except TooManyTokens:
+        raise _NeedsWholeNote from None  # the whole note's parse reports it
     if too_deep or env.get("references"):
         raise _NeedsWholeNote
     last_block = next((token for token in reversed(tokens)
@@ -380,6 +489,7 @@ def _parse_section(path: Path, text: str, first_line: int,
         return None
     diagnostics = Diagnostics()
     reader = _BlockReader(path, diagnostics, first_line)
+    reader.tokens = env.get(TOKENS_KEY, 0)
     front_matter: dict[str, object] | None = None
     blocks: list[Block] = []
     for node in SyntaxTreeNode(tokens).children:
@@ -394,9 +504,14 @@ def _parse_section(path: Path, text: str, first_line: int,
 def _parse_whole(path: Path, text: str, diagnostics: Diagnostics) -> Document:
     """The note parsed in one piece (when nothing is kept between builds, or when its
     sections depend on each other)."""
-    tokens, too_deep = parse_tokens(text)
+    env: dict[str, Any] = {}
+    try:
+        tokens, too_deep = parse_tokens(text, env)
+    except TooManyTokens as exc:
+        raise too_many_tokens(path, exc.line + 1) from None
     _warn_too_deep(too_deep, path, 0, diagnostics)
     reader = _BlockReader(path, diagnostics)
+    reader.tokens = env.get(TOKENS_KEY, 0)
     front_matter: dict[str, object] = {}
     blocks: list[Block] = []
     for node in _top_level_nodes(tokens):
@@ -437,7 +552,8 @@ def front_matter_line(text: str, key: str) -> int:
 
 def _front_matter(node: SyntaxTreeNode, path: Path,
                   diagnostics: Diagnostics) -> dict[str, object]:
-    if len(node.content) > MAX_FRONT_MATTER:
+    if len(node.content) > MAX_FRONT_MATTER or \
+            len(node.content.encode("utf-8")) > MAX_FRONT_MATTER:
         raise DeckgenError(f"front matter is longer than {MAX_FRONT_MATTER // 1024} KB; keep "
                            "the title page's keys there and put the rest in the note", path, 1)
     loader = _FrontMatterLoader(node.content)
@@ -453,9 +569,8 @@ def _front_matter(node: SyntaxTreeNode, path: Path,
                            "starts with [, {, *, & or !", path, line) from exc
     finally:
         loader.dispose()
-    for line, value, problem in loader.kept_as_text:
-        diagnostics.warn(f"front matter value {value!r} is not a valid {problem}; kept as "
-                         "text", path, line + 2)
+    for line, message in sorted(loader.problems, key=lambda problem: problem[0]):
+        diagnostics.warn(f"front matter {message}", path, line + 2)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -479,13 +594,15 @@ class _FrontMatterLoader(yaml.SafeLoader):
     aliases (`*a` repeats all that `&a` names, so nine lists of nine aliases of nine… grow
     to billions of values) and nesting deeper than MAX_FRONT_MATTER_DEPTH (each level is a
     Python call). A date or number that Python cannot hold (2024-13-45) stays text, listed
-    in `kept_as_text`."""
+    with a warning in `problems`, as does any value its explicit tag (`!!float abc`) does not
+    fit; a value that is not text, a number, a date or a list of them (`!!binary`, `!!set`)
+    is dropped with a warning, and so is a key given twice (but for its last value)."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.depth = 0
-        #: (0-based line, value, what it is not) of each value kept as text.
-        self.kept_as_text: list[tuple[int, str, str]] = []
+        #: (0-based line, what is wrong) of each value kept as text, dropped or repeated.
+        self.problems: list[tuple[int, str]] = []
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
@@ -493,6 +610,8 @@ class _FrontMatterLoader(yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent):
             raise _FrontMatterRefused("front matter uses YAML aliases (&/*); write the values "
                                       "out", line)
+        if not isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            return super().compose_node(parent, index)  # a scalar: no level of its own
         if self.depth >= MAX_FRONT_MATTER_DEPTH:
             raise _FrontMatterRefused(f"front matter nests deeper than "
                                       f"{MAX_FRONT_MATTER_DEPTH} levels; flatten it", line)
@@ -501,6 +620,40 @@ class _FrontMatterLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """The value of a node; a scalar its explicit tag does not fit (`!!bool maybe`,
+        `!!timestamp ""`) as text, and a value of no kind a title page shows (`!!binary`,
+        `!!set`) as nothing, each with a warning."""
+        line = node.start_mark.line if node.start_mark is not None else 0
+        tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+        try:
+            value = super().construct_object(node, deep=True)  # its errors raised here
+        except (yaml.YAMLError, _FrontMatterRefused):
+            raise
+        except Exception:  # PyYAML's constructors raise what they meet: ValueError, ...
+            if not isinstance(node, yaml.ScalarNode):
+                raise _FrontMatterRefused(f"front matter value is not a valid {tag}; remove "
+                                          "the tag or fix the value", line) from None
+            self.recursive_objects.pop(node, None)
+            value = self.constructed_objects[node] = self._kept_as_text(node, tag)
+        if isinstance(value, bytes | set | frozenset):
+            self.problems.append((line, f"value tagged {tag} is not text; ignored"))
+            return None
+        return value
+
+    def construct_mapping(self, node: yaml.MappingNode,
+                          deep: bool = False) -> dict[Any, Any]:
+        """The mapping, noting each key given again (PyYAML keeps the last value)."""
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                if key_node.value in seen:
+                    line = key_node.start_mark.line if key_node.start_mark else 0
+                    self.problems.append((line, f"key {_shown(key_node.value)} is given again; "
+                                                "this value replaces the first"))
+                seen.add(key_node.value)
+        return super().construct_mapping(node, deep)
 
     def construct_yaml_timestamp(  # type: ignore[override]  # or the text
             self, node: yaml.ScalarNode) -> date | str:
@@ -517,9 +670,14 @@ class _FrontMatterLoader(yaml.SafeLoader):
 
     def _kept_as_text(self, node: yaml.ScalarNode, what: str) -> str:
         value = str(self.construct_scalar(node))
-        self.kept_as_text.append((node.start_mark.line if node.start_mark else 0,
-                                  value[:40], what))
+        self.problems.append((node.start_mark.line if node.start_mark else 0,
+                              f"value {_shown(value)} is not a valid {what}; kept as text"))
         return value
+
+
+def _shown(value: str) -> str:
+    """A front-matter value as a warning quotes it: its first 40 characters, then "…"."""
+    return repr(value[:40] + "…" if len(value) > 40 else value)
 
 
 # The loader's own constructors (PyYAML copies its table for the subclass on the first one).
@@ -569,6 +727,7 @@ class _BlockReader:
         self.path = path
         self.diagnostics = diagnostics
         self.line_offset = line_offset
+        self.tokens = 0  # made so far by the note's markdown, counted against the cap
 
     def blocks(self, node: SyntaxTreeNode) -> list[Block]:
         """The model blocks for one syntax-tree node."""
@@ -616,8 +775,9 @@ class _BlockReader:
         aligns: tuple[str, ...] = ()
         for section in node.children:
             for row in section.children:
-                cells = tuple(self.inline(cell.children[0], line)[0] if cell.children else ()
-                              for cell in row.children)
+                row_line = row.map[0] + 1 + self.line_offset if row.map else line
+                cells = tuple(self.inline(cell.children[0], row_line)[0] if cell.children
+                              else () for cell in row.children)
                 if section.type == "thead":
                     header = cells
                     aligns = tuple(_cell_align(cell) for cell in row.children)
@@ -636,7 +796,12 @@ class _BlockReader:
                 offset = line - 1 + stripped[: match.start("body")].count("\n") \
                     + leading.count("\n")
                 inner = _BlockReader(self.path, self.diagnostics, offset)
-                tokens, too_deep = parse_tokens(body.strip())
+                env: dict[str, Any] = {TOKENS_KEY: self.tokens}
+                try:
+                    tokens, too_deep = parse_tokens(body.strip(), env)
+                except TooManyTokens as exc:
+                    raise too_many_tokens(self.path, exc.line + 1 + offset) from None
+                self.tokens = env[TOKENS_KEY]
                 _warn_too_deep(too_deep, self.path, offset, self.diagnostics)
                 tree = SyntaxTreeNode(tokens)
                 return [NotesBlock(tuple(b for child in tree.children
@@ -654,10 +819,10 @@ class _BlockReader:
 
     def inline(self, node: SyntaxTreeNode, line: int) -> tuple[Inline, list[Image]]:
         """The spans of an inline node, and the images found among them (taken out)."""
-        if node.meta and node.meta.get(FLATTENED_KEY):
+        if node.meta and FLATTENED_KEY in node.meta:
             self.diagnostics.warn(f"emphasis or links nested more than {MAX_INLINE_NESTING} "
                                   "deep: the deeper formatting is dropped, the text kept; nest "
-                                  "less deeply", self.path, line)
+                                  "less deeply", self.path, line + node.meta[FLATTENED_KEY])
         builder = _InlineBuilder(self, line)
         builder.walk(node.children, {})
         return builder.result()
@@ -700,7 +865,7 @@ class _InlineBuilder:
         for span in self.spans:
             if merged and _same_format(merged[-1], span):
                 merged[-1] = Span(merged[-1].text + span.text, span.bold, span.italic,
-                                  span.strike, span.code, span.link)
+                                  span.strike, span.code, span.link, span.address)
             elif span.text:
                 merged.append(span)
         return _strip_spans(merged), self.images
@@ -709,7 +874,7 @@ class _InlineBuilder:
         attrs = {**fmt, **{k: v for k, v in self.html_format.items() if v}}
         self.spans.append(Span(text, bool(attrs.get("bold")), bool(attrs.get("italic")),
                                bool(attrs.get("strike")), bool(attrs.get("code")),
-                               attrs.get("link")))
+                               attrs.get("link"), attrs.get("address")))
 
     def walk(self, nodes: list[SyntaxTreeNode], fmt: dict[str, Any]) -> None:
         for node in nodes:
@@ -731,8 +896,10 @@ class _InlineBuilder:
             elif kind == "s":
                 self.walk(node.children, {**fmt, "strike": True})
             elif kind == "link":
-                self.walk(node.children, {**fmt, "link": self.link(str(node.attrs.get("href",
-                                                                                  "")))})
+                address = str(node.attrs.get("href", ""))
+                link = self.link(address, node)
+                self.walk(node.children, {**fmt, "link": link,
+                                          "address": address if link is None else None})
             elif kind == "image":
                 alt = "".join(child.content for child in node.children)
                 self.images.append(Image(str(node.attrs.get("src", "")), alt, self.line,
@@ -742,11 +909,16 @@ class _InlineBuilder:
             else:
                 self.walk(node.children, fmt)
 
-    def link(self, address: str) -> str | None:
+    def link(self, address: str, node: SyntaxTreeNode) -> str | None:
         """A link's address, or None (its text stays plain) for one that could open a
-        share, a file or a program when clicked (model.clickable)."""
+        share, a file or a program when clicked (model.clickable), or that is empty."""
         if clickable(address):
             return address
+        if not address.strip():
+            text = "".join(child.content for child in node.walk() if child.type == "text")
+            self.reader.diagnostics.warn(f"link {text[:80]!r} has no address; its text is kept "
+                                         "as plain text", self.reader.path, self.line)
+            return None
         shown = address if len(address) <= 80 else address[:79] + "…"
         self.reader.diagnostics.warn(f"link to {shown!r} kept as plain text: only http, https "
                                      "and mailto links are clickable in a deck",
@@ -777,8 +949,8 @@ class _InlineBuilder:
 
 
 def _same_format(a: Span, b: Span) -> bool:
-    return (a.bold, a.italic, a.strike, a.code, a.link) == (b.bold, b.italic, b.strike,
-                                                             b.code, b.link)
+    return (a.bold, a.italic, a.strike, a.code, a.link, a.address) == (
+        b.bold, b.italic, b.strike, b.code, b.link, b.address)
 
 
 def _strip_spans(spans: list[Span]) -> Inline:
@@ -790,10 +962,10 @@ def _strip_spans(spans: list[Span]) -> Inline:
     if spans:
         first, last = spans[0], spans[-1]
         spans[0] = Span(first.text.lstrip(" \n"), first.bold, first.italic, first.strike,
-                        first.code, first.link)
+                        first.code, first.link, first.address)
         last = spans[-1]
         spans[-1] = Span(last.text.rstrip(" \n"), last.bold, last.italic, last.strike,
-                         last.code, last.link)
+                         last.code, last.link, last.address)
     return tuple(spans)
 
 

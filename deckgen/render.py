@@ -1148,8 +1148,9 @@ class _TextXml:
                         runs.append("<a:br/>")
                     if piece:
                         runs.append(self.run(span, piece, placed, links))
-                if span.link and span.link != span.text:
-                    runs.append(self.run(Span(""), f" ({span.link})", placed, links))
+                address = span.link or span.address  # a refused link's too, as text
+                if address and address != span.text:
+                    runs.append(self.run(Span(""), f" ({address})", placed, links))
             properties = f'<a:pPr lvl="{depth}"/>' if depth else "<a:pPr/>"
             pieces.append(f"<a:p>{properties}{''.join(runs)}</a:p>")
         return "".join(pieces)

@@ -8,6 +8,7 @@ import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from deckgen.errors import DeckgenError, Diagnostics
@@ -201,10 +202,16 @@ def _build_deck(document: Document, diagnostics: Diagnostics) -> Deck:
             continue
         slides.extend(_section_slides(section, diagnostics))
         if len(slides) > MAX_SLIDES:
-            raise DeckgenError(f"the note makes more than {MAX_SLIDES:,} slides (slide "
-                               f"{MAX_SLIDES + 1:,} is made here); split it into several notes",
-                               document.source, section.heading.line)
+            raise too_many_slides(document.source, section.heading.line)
     return Deck(document.source, meta, tuple(slides))
+
+
+def too_many_slides(source: Path, line: int) -> DeckgenError:
+    """The error of a note whose slide MAX_SLIDES + 1 (continuation slides counted) is made
+    by the block at `line`."""
+    return DeckgenError(f"the note makes more than {MAX_SLIDES:,} slides (slide "
+                        f"{MAX_SLIDES + 1:,} is made here); split it into several notes",
+                        source, line)
 
 
 def _deck_meta(document: Document, root: _Section) -> DeckMeta:
@@ -407,7 +414,8 @@ def _images_in(block: ListBlock | Quote) -> list[Image]:
 
 
 def _bold(spans: Inline) -> Inline:
-    return tuple(Span(s.text, True, s.italic, s.strike, s.code, s.link) for s in spans)
+    return tuple(Span(s.text, True, s.italic, s.strike, s.code, s.link, s.address)
+                 for s in spans)
 
 
 def split_lines(spans: Inline) -> list[Inline]:
@@ -420,7 +428,7 @@ def split_lines(spans: Inline) -> list[Inline]:
                 lines.append([])
             if part:
                 lines[-1].append(Span(part, span.bold, span.italic, span.strike, span.code,
-                                      span.link))
+                                      span.link, span.address))
     return [_trim(line) for line in lines if plain_text(tuple(line)).strip()]
 
 
@@ -484,7 +492,7 @@ def _ends_with_abbreviation(word: str) -> bool:
 
 
 def _like(span: Span, text: str) -> Span:
-    return Span(text, span.bold, span.italic, span.strike, span.code, span.link)
+    return Span(text, span.bold, span.italic, span.strike, span.code, span.link, span.address)
 
 
 def _trim(spans: list[Span]) -> Inline:
@@ -608,8 +616,8 @@ def notes_lines(blocks: Iterable[Block], level: int = 0,
         if isinstance(block, Paragraph):
             yield level, quote, block.spans, "body"
         elif isinstance(block, Heading):
-            yield level, quote, tuple(Span(s.text, True, s.italic, s.strike, s.code, s.link)
-                                      for s in block.spans), "body"
+            yield level, quote, tuple(Span(s.text, True, s.italic, s.strike, s.code, s.link,
+                                           s.address) for s in block.spans), "body"
         elif isinstance(block, ListBlock):
             for number, item in enumerate(block.items, start=block.start):
                 marker = f"{number}. " if block.ordered else "• "

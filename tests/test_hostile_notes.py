@@ -24,7 +24,12 @@ from pptx.opc.constants import RELATIONSHIP_TYPE
 import deckgen.parse
 import deckgen.structure
 from deckgen.model import clickable
-from deckgen.parse import MAX_FRONT_MATTER, MAX_FRONT_MATTER_DEPTH, MAX_NOTE_BYTES
+from deckgen.parse import (
+    MAX_FRONT_MATTER,
+    MAX_FRONT_MATTER_DEPTH,
+    MAX_NOTE_BYTES,
+    MAX_NOTE_TOKENS,
+)
 
 Cli = Callable[..., CliResult]
 WriteMd = Callable[..., Path]
@@ -128,10 +133,66 @@ def test_a_value_python_cannot_hold_is_kept_as_text_with_a_warning(
     result = cli("build", source, "-o", tmp_path / "x.pptx")
     assert result.code == 0, result.stderr
     assert "internal error" not in result.stderr and "Traceback" not in result.stderr
-    assert f"{source}:3: warning: front matter value '{value[:40]}' is not a valid {what}; " \
+    shown = value if len(value) <= 40 else value[:40] + "…"
+    assert f"{source}:3: warning: front matter value '{shown}' is not a valid {what}; " \
         "kept as text" in result.stderr
     if what == "date":
         assert value in slide_text(Presentation(str(tmp_path / "x.pptx")).slides[0])
+
+
+@pytest.mark.parametrize("value", ["!!timestamp nope", '!!timestamp ""', "!!float abc",
+                                   "!!float 1_e", "!!bool maybe", '!!int ""', '!!float ""'])
+def test_a_value_its_explicit_tag_does_not_fit_is_kept_as_text_with_a_warning(
+        cli: Cli, write_md: WriteMd, tmp_path: Path, value: str) -> None:
+    source = write_md(f"---\ntitle: 제목\nsubtitle: {value}\n---\n## a\n\nb\n")
+    result = cli("build", source, "-o", tmp_path / "x.pptx")
+    assert result.code == 0, result.stderr
+    tag, _, text = value.partition(" ")
+    text = text.strip('"')
+    assert f"{source}:3: warning: front matter value '{text}' is not a valid {tag}; kept as " \
+        "text" in result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_binary_or_set_value_is_ignored_with_a_warning_and_the_deck_is_reproducible(
+        cli: Cli, write_md: WriteMd, tmp_path: Path) -> None:
+    source = write_md("---\ntitle: !!set {가, b, c, d, e, f, g, h}\nsubtitle: !!binary aGk=\n"
+                      "author: Kim\n---\n# 제목\n\n## a\n\nb\n")
+    result = cli("build", source, "-o", tmp_path / "x.pptx")
+    assert result.code == 0, result.stderr
+    assert f"{source}:2: warning: front matter value tagged !!set is not text; ignored" \
+        in result.stderr
+    assert f"{source}:3: warning: front matter value tagged !!binary is not text; ignored" \
+        in result.stderr
+    first = slide_text(Presentation(str(tmp_path / "x.pptx")).slides[0])
+    assert "제목" in first and "Kim" in first and "{" not in first and "b'" not in first
+    nested = write_md("---\ntitle: t\nx: !!set [a]\n---\n## a\n", "nested.md")
+    one_error(cli("build", nested, "-o", tmp_path / "y.pptx"), f"{nested}:3",
+              "front matter value is not a valid !!set")
+
+
+def test_a_key_given_twice_is_warned_about_at_its_second_line(cli: Cli, write_md: WriteMd,
+                                                              tmp_path: Path) -> None:
+    source = write_md("---\ntitle: first\nauthor: Kim\ntitle: second\n---\n## a\n\nb\n")
+    result = cli("build", source, "-o", tmp_path / "x.pptx")
+    assert result.code == 0, result.stderr
+    assert f"{source}:4: warning: front matter key 'title' is given again; this value " \
+        "replaces the first" in result.stderr
+    assert "second" in slide_text(Presentation(str(tmp_path / "x.pptx")).slides[0])
+
+
+def test_front_matter_may_nest_20_lists_and_its_cap_counts_bytes(
+        cli: Cli, write_md: WriteMd, tmp_path: Path) -> None:
+    deepest = "---\ntitle: t\nx: " + "[" * 19 + "1" + "]" * 19 + "\n---\n## a\n"
+    assert cli("build", write_md(deepest), "-o", tmp_path / "x.pptx").code == 0  # root + 19
+    deeper = write_md("---\ntitle: t\nx: " + "[" * 20 + "1" + "]" * 20 + "\n---\n## a\n",
+                      "deeper.md")
+    one_error(cli("build", deeper, "-o", tmp_path / "y.pptx"), f"{deeper}:3",
+              f"front matter nests deeper than {MAX_FRONT_MATTER_DEPTH} levels")
+    wide = write_md("---\ntitle: t\nabstract: " + "가" * (MAX_FRONT_MATTER // 2) + "\n---\n"
+                    "## a\n", "wide.md")  # half the cap in characters, 1.5 times it in bytes
+    one_error(cli("build", wide, "-o", tmp_path / "z.pptx"), f"{wide}:1",
+              "front matter is longer than")
 
 
 # --- links -----------------------------------------------------------------------------------
@@ -178,6 +239,26 @@ def test_only_http_https_and_mailto_links_become_hyperlinks(cli: Cli, write_md: 
     assert all(f"hostile {n}" in shown for n in range(len(HOSTILE_LINKS)))
 
 
+def test_a_refused_link_keeps_its_text_on_the_slide_and_its_address_in_the_notes(
+        cli: Cli, write_md: WriteMd, tmp_path: Path) -> None:
+    source = write_md("## References\n\n- [Paper](./paper.pdf)\n- [Share](smb://h/s) and "
+                      "[Web](https://example.com)\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+                      "| [x](evil.exe) | [y](../y.md) |\n\n> [q](q.exe)\n")
+    deck = tmp_path / "x.pptx"
+    result = cli("build", source, "-o", deck)
+    assert result.code == 0, result.stderr
+    slide = Presentation(str(deck)).slides[1]
+    assert "Paper" in slide_text(slide) and "paper.pdf" not in slide_text(slide)
+    notes = notes_text(slide)
+    for shown in ("Paper (./paper.pdf)", "Share (smb://h/s) and Web (https://example.com)",
+                  "x (evil.exe) | y (../y.md)", "q (q.exe)"):
+        assert shown in notes, notes
+    warned = re.findall(rf"^{re.escape(str(source))}:(\d+): warning: link to '([^']*)'",
+                        result.stderr, re.M)
+    assert warned == [("3", "./paper.pdf"), ("4", "smb://h/s"), ("9", "evil.exe"),
+                      ("9", "../y.md"), ("11", "q.exe")]  # one each, in line order, at its row
+
+
 def test_the_renderer_writes_no_hyperlink_of_another_scheme(
         cli: Cli, write_md: WriteMd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Should a span carry such an address past the parser, the deck still holds none."""
@@ -193,13 +274,38 @@ def test_the_renderer_writes_no_hyperlink_of_another_scheme(
                                             archive.read(name).decode())]
     assert set(targets) == set(SAFE_LINKS)
 
+def test_a_mailto_attachment_or_hostless_web_link_or_mail_picture_is_not_clickable(
+        cli: Cli, write_md: WriteMd, tmp_path: Path) -> None:
+    source = write_md("## a\n\n- [mail](mailto:a@b?attach=/etc/passwd)\n- [web](http:/host)\n"
+                      "- [ok](mailto:a@b?subject=Hi)\n\n![m](mailto:x@y)\n")
+    deck = tmp_path / "x.pptx"
+    result = cli("build", source, "-o", deck)
+    assert result.code == 0, result.stderr
+    assert f"{source}:3: warning: link to 'mailto:a@b?attach=/etc/passwd' kept as plain " \
+        "text" in result.stderr
+    assert f"{source}:4: warning: link to 'http:/host' kept as plain text" in result.stderr
+    with zipfile.ZipFile(deck) as archive:
+        targets = [target for name in archive.namelist() if name.endswith(".rels")
+                   for target in re.findall(r'Target="([^"]*)"[^>]*TargetMode="External"',
+                                            archive.read(name).decode())]
+    assert set(targets) == {"mailto:a@b?subject=Hi"}
+    slide = Presentation(str(deck)).slides[1]
+    assert "mailto:x@y" in slide_text(slide)  # the placeholder names it, without a link
+
+
 @pytest.mark.parametrize("address", [*HOSTILE_LINKS, "javascript:alert(1)", "data:text/html,x",
-                                     " https://padded", "httpx://a", ""])
+                                     " https://padded", "httpx://a", "",
+                                     "mailto:a@b?attach=/etc/passwd",
+                                     "mailto:a@b?subject=x&Attach=/etc/passwd",
+                                     "mailto:a@b?%61ttach=x", "http:", "http:/host",
+                                     "http:\\\\server\\share", "https:///x", "http://@/",
+                                     "http://host\\share"])
 def test_an_address_of_another_scheme_is_not_clickable(address: str) -> None:
     assert not clickable(address)
 
 
-@pytest.mark.parametrize("address", SAFE_LINKS)
+@pytest.mark.parametrize("address", [*SAFE_LINKS, "mailto:a@b?subject=Hi&body=x&cc=c@d",
+                                     "mailto:a@b?BCC=e@f", "https://[::1]:8080/a?b=c#d"])
 def test_web_and_mail_addresses_are_clickable(address: str) -> None:
     assert clickable(address)
 
@@ -214,7 +320,7 @@ DEEP_MIXED = "".join("*a **b " for _ in range(150)) + "깊은 말" + " b** a*" *
     (f"## a\n\n{DEEP}\n", 3),
     (f"## a\n\n{DEEP_MIXED}\n", 3),
     (f"## {DEEP}\n\nb\n", 1),
-    (f"## a\n\n| h |\n|---|\n| {DEEP} |\n", 3),
+    (f"## a\n\n| h |\n|---|\n| {DEEP} |\n", 5),  # the row's line
     (f"## a\n\n- item\n  - {DEEP}\n", 4),
     (f"## a\n\nb\n\n<!-- notes:\n\n{DEEP}\n-->\n", 7),
     (f"## a\n\n[{DEEP}](https://example.com)\n", 3),
@@ -230,6 +336,16 @@ def test_emphasis_nested_250_deep_is_flattened_with_a_warning(
     prs = Presentation(str(tmp_path / "x.pptx"))
     shown = "".join(slide_text(slide) + notes_text(slide) for slide in prs.slides)
     assert "깊은 말" in shown
+
+
+def test_emphasis_nested_too_deep_is_warned_about_at_the_line_of_the_nesting(
+        cli: Cli, write_md: WriteMd, tmp_path: Path) -> None:
+    source = write_md(f"## a\n\nfirst line\nsecond line\nthird {DEEP}\n\n[x]()\n")
+    result = cli("build", source, "-o", tmp_path / "x.pptx")
+    assert result.code == 0, result.stderr
+    assert f"{source}:5: warning: emphasis or links nested more than 20 deep" in result.stderr
+    assert f"{source}:7: warning: link 'x' has no address; its text is kept as plain text" \
+        in result.stderr
 
 
 def test_emphasis_nested_20_deep_keeps_its_formatting(cli: Cli, write_md: WriteMd,
@@ -258,6 +374,45 @@ def test_a_note_of_more_slides_than_the_cap_is_refused_at_the_first_one_too_many
     source.write_text("".join(f"## Heading {n}\n\nPoint {n}.\n\n" for n in range(29)))
     assert cli("build", source, "-o", deck, "-q").code == 0
     assert len(Presentation(str(deck)).slides) == 30
+
+
+def test_continuation_slides_count_against_the_slide_cap(
+        cli: Cli, write_md: WriteMd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = write_md("## S\n\n" + "".join(f"- item {n}\n" for n in range(2000)))
+    deck = tmp_path / "notes.pptx"
+    assert cli("build", source, "-o", deck, "--overflow", "continue", "-q").code == 0
+    made = Presentation(str(deck))
+    assert len(made.slides) > 40
+    first_too_many = slide_text(made.slides[30])  # slide 31: the title slide and 30 parts
+    item = int(re.search(r"item (\d+)", first_too_many).group(1))  # type: ignore[union-attr]
+    deck.write_bytes(b"previous deck")
+    monkeypatch.setattr(deckgen.structure, "MAX_SLIDES", 30)
+    one_error(cli("build", source, "-o", deck, "--overflow", "continue"),
+              f"{source}:{item + 3}",
+              "the note makes more than 30 slides (slide 31 is made here); split it into "
+              "several notes")
+    assert deck.read_bytes() == b"previous deck"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.md", "notes.pptx"]
+
+
+def test_a_table_continued_on_many_slides_is_in_the_notes_once(cli: Cli, write_md: WriteMd,
+                                                                 tmp_path: Path) -> None:
+    """It was in the notes of each of its slides: 8,000 rows ran out of memory at 3 GB."""
+    rows = "".join(f"| r{n} | v{n} |\n" for n in range(600))
+    source = write_md(f"## S\n\n| a | b |\n|---|---|\n{rows}")
+    deck = tmp_path / "notes.pptx"
+    assert cli("build", source, "-o", deck, "--overflow", "continue", "-q").code == 0
+    slides = list(Presentation(str(deck)).slides)[1:]
+    assert len(slides) > 20
+    assert "r599" in notes_text(slides[0])
+    assert all("r599" not in notes_text(slide) for slide in slides[1:])
+    assert "r599" in slide_text(slides[-1])
+    few = "".join(f"| r{n} | v{n} |\n" for n in range(40))  # a few slides: in each's notes
+    source.write_text(f"## S\n\n| a | b |\n|---|---|\n{few}")
+    assert cli("build", source, "-o", deck, "--overflow", "continue", "-q").code == 0
+    slides = list(Presentation(str(deck)).slides)[1:]
+    assert 2 <= len(slides) <= 20
+    assert all("r39" in notes_text(slide) for slide in slides)
 
 
 # --- very long paragraphs ----------------------------------------------------------------------
@@ -291,6 +446,42 @@ def test_a_note_larger_than_the_cap_is_refused_before_it_is_read_whole(
     assert not deck.exists()
     source.write_text("## a\n\n" + "b" * (MAX_NOTE_BYTES - 10))
     assert cli("build", source, "-o", deck, "-q").code == 0
+
+
+def test_a_table_of_too_many_cells_is_refused_before_it_takes_the_memory(
+        write_md: WriteMd, tmp_path: Path) -> None:
+    """40 one-letter columns took 2.3 KB of memory a byte: 2.4 GB for a 1 MB note."""
+    row = "|" + "a|" * 40 + "\n"
+    source = write_md("# T\n\n" + row + "|" + "-|" * 40 + "\n" + row * 9000)
+    assert source.stat().st_size < 800_000
+    deck = tmp_path / "notes.pptx"
+    deck.write_bytes(b"previous deck")
+    result, peak = bounded_with_peak("build", source, "-o", deck)
+    row_line = re.search(rf"{re.escape(str(source))}:(\d+): ", result.stderr)
+    assert row_line is not None and 5 <= int(row_line[1]) <= 9004, result.stderr  # a row
+    one_error(result, f"{source}:{row_line[1]}", f"the note has more than {MAX_NOTE_TOKENS:,} "
+              "pieces of markup", "split it into several notes")
+    assert peak < 600 * 2**20, f"{peak / 2**20:.0f} MB"  # 370 MB here
+    assert deck.read_bytes() == b"previous deck"
+
+
+@pytest.mark.parametrize(("markdown", "line"), [
+    ("## S\n\nintro\n\n- a\n- b\n- " + "*x* " * 30 + "\n", 7),  # emphasis in an item
+    ("## S\n\n" + "".join(f"- item {n}\n" for n in range(40)), 14),  # a long list
+    ("## S\n\nintro\n\n<!-- notes:\n\nsaid\n\n" + "[a](http://b) " * 20 + "\n-->\n", 9),
+])
+def test_markup_past_the_token_cap_is_refused_at_its_line(
+        cli: Cli, write_md: WriteMd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        markdown: str, line: int) -> None:
+    monkeypatch.setattr(deckgen.parse, "MAX_NOTE_TOKENS", 60)
+    source = write_md(markdown)
+    for command in (["build", source, "-o", tmp_path / "x.pptx"], ["check", source]):
+        one_error(cli(*command), f"{source}:{line}", "the note has more than 60 pieces of "
+                  "markup (table cells, list items, emphasis, links, runs of text), more than "
+                  "a deck can show; split it into several notes")
+    assert not (tmp_path / "x.pptx").exists()
+    monkeypatch.setattr(deckgen.parse, "MAX_NOTE_TOKENS", 1000)
+    assert cli("build", source, "-o", tmp_path / "x.pptx", "-q").code == 0
 
 
 # --- stopping a long parse -------------------------------------------------------------------

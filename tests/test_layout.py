@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -503,3 +504,49 @@ def test_kept_layouts_are_reused_only_for_the_same_slide_objects(
     plain, plain_diagnostics = build((unchanged, again))
     assert kept == plain
     assert kept_diagnostics.items == plain_diagnostics.items  # the warning said again
+
+
+def _naive_continuation(layout: DeckLayout, rest: list[SlideBlock], box: Box,
+                        size: float) -> list[list[tuple[SlideBlock, int]]]:
+    """Continuation slides as filling all that is left, slide after slide, makes them."""
+    slides = []
+    while rest:
+        fit = layout.fill(rest, box, size)
+        if not fit.placed:
+            break
+        slides.append(fit.placed)
+        rest = fit.rest
+    return slides
+
+
+def test_continuation_from_a_window_places_exactly_what_filling_all_the_rest_does(
+        layout: DeckLayout) -> None:
+    words = "word " * 9
+    blocks: list[SlideBlock] = [
+        Points(tuple(Point((Span(f"p{n} " + words * (n % 4)),), n + 2, level=n % 2)
+                     for n in range(300)), 1),
+        Code("\n".join(f"x{n} = {'y' * (n % 90)}" for n in range(200)), "python", 400),
+        Table(((Span("a"),), (Span("b"),)),
+              tuple(((Span(f"r{n}"),), (Span("v " * (n % 30)),)) for n in range(150)),
+              ("left", "left"), 700),
+        *(Points((Point((Span(f"short {n}"),), 900 + n),), 900 + n) for n in range(80)),
+        Callout(tuple(Point((Span(f"c{n} " + words),), 1000 + n) for n in range(40)), 1000),
+    ]
+    box = Box(0, 0, 8 * 914400, 4 * 914400)
+    for size in (14.0, 20.0):
+        windowed = [fit.placed for fit, _ in layout.continued(blocks, box, size)]
+        assert windowed == _naive_continuation(layout, blocks, box, size)
+        assert len(windowed) > 40
+
+
+def test_a_long_list_is_continued_in_time_linear_in_its_length(measurer: Measurer) -> None:
+    """Each slide measured and copied all that was left: 20,000 items took 14 s."""
+    theme = load_theme("default", Diagnostics())
+    points = Points(tuple(Point((Span(f"item {n}"),), n + 3) for n in range(30_000)), 3)
+    deck = Deck(Path("notes.md"), DeckMeta("Deck"),
+                (Slide(SlideKind.CONTENT, "S", 1, body=(points,)),))
+    started = time.process_time()
+    slides = DeckLayout(theme, measurer, {}, Overflow.CONTINUE, Diagnostics(), deck).slides()
+    assert time.process_time() - started < 4.0
+    assert len(slides) > 1000
+    assert slides[-1].title == f"S ({len(slides)}/{len(slides)})"
