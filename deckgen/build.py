@@ -9,6 +9,7 @@ import gc
 import glob
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -45,7 +46,9 @@ CORE_PROPERTY_LIMIT = 255
 #: The temporary file a deck is written to before it is renamed into place: a short name
 #: (a deck's own name may be as long as the disk allows), with the writer's process id.
 TEMPORARY_PREFIX = ".deckgen-"
-TEMPORARY_NAME = re.compile(r"\.deckgen-\d+-[A-Za-z0-9_]+\.tmp")
+#: tempfile's names: 8 of these letters after the prefix.
+TEMPORARY_RANDOM = "[a-z0-9_]{8}"
+TEMPORARY_NAME = re.compile(rf"\.deckgen-\d+-{TEMPORARY_RANDOM}\.tmp")
 #: The errors of a full disk or an exhausted quota.
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -485,17 +488,27 @@ def _reason(exc: OSError) -> str:
 def _remove_stale_temporaries(path: Path) -> None:
     """Temporary files a killed build left beside the output: deckgen's own
     (".deckgen-PID-random.tmp", TEMPORARY_NAME) and an older deckgen's, named after the
-    deck (".talk.pptx.PID-random.tmp"; the name escaped: a deck may be called
-    "notes[1].pptx"); not those of a build still running (its process id is in the name),
-    which another build writing into the same folder at the same time must not take away."""
-    older = f".{glob.escape(path.name)}.*.tmp"
-    for stale in path.parent.glob(older):
-        if not _writer_is_running(stale.name[len(path.name) + 2:]):
-            _unlink_quietly(stale)
-    for stale in path.parent.glob(f"{TEMPORARY_PREFIX}*.tmp"):
-        if TEMPORARY_NAME.fullmatch(stale.name) and not _writer_is_running(
-                stale.name[len(TEMPORARY_PREFIX):]):
-            _unlink_quietly(stale)
+    deck (".talk.pptx.PID-random.tmp", earlier ".talk.pptx.random.tmp"); each only when
+    its name has exactly that shape, it is a plain file (not a link) and the build that
+    wrote it (its process id is in the name) is not running: another build writing into
+    the same folder at the same time must not lose its file, and a file of the user's that
+    merely looks alike is left alone."""
+    older = re.compile(rf"\.{re.escape(path.name)}\.(?:\d+-)?{TEMPORARY_RANDOM}\.tmp")
+    patterns = ((f".{glob.escape(path.name)}.*.tmp", older, len(path.name) + 2),
+                (f"{TEMPORARY_PREFIX}*.tmp", TEMPORARY_NAME, len(TEMPORARY_PREFIX)))
+    for wildcard, shape, start in patterns:
+        for stale in path.parent.glob(wildcard):
+            if (shape.fullmatch(stale.name) and _plain_file(stale)
+                    and not _writer_is_running(stale.name[start:])):
+                _unlink_quietly(stale)
+
+
+def _plain_file(path: Path) -> bool:
+    """Whether a path is a regular file itself (a symbolic link is not)."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
 
 
 def _writer_is_running(suffix: str) -> bool:

@@ -473,7 +473,7 @@ def test_failed_rename_leaves_no_temporary(cli: Cli, write_md, tmp_path: Path,
 
 def test_stale_temporaries_are_cleaned_up(cli: Cli, write_md, tmp_path: Path) -> None:
     source = write_md("## A\n\ntext\n")
-    stale = tmp_path / ".deck.pptx.abc123.tmp"
+    stale = tmp_path / ".deck.pptx.abc123xy.tmp"
     stale.write_bytes(b"left by a killed build")
     assert cli("build", source, "-o", tmp_path / "deck.pptx").code == 0
     assert stray_temporaries(tmp_path) == []
@@ -485,11 +485,11 @@ def test_a_running_builds_temporary_is_left_alone(cli: Cli, write_md, tmp_path: 
     source = write_md("## A\n\ntext\n")
     running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        alive = tmp_path / f".deck.pptx.{running.pid}-k3j2.tmp"
+        alive = tmp_path / f".deck.pptx.{running.pid}-k3j2abcd.tmp"
         alive.write_bytes(b"being written by another build")
         finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                                   capture_output=True, text=True, check=True)
-        dead = tmp_path / f".deck.pptx.{finished.stdout.strip()}-x9q1.tmp"
+        dead = tmp_path / f".deck.pptx.{finished.stdout.strip()}-x9q1abcd.tmp"
         dead.write_bytes(b"left by a killed build")
         assert cli("build", source, "-o", tmp_path / "deck.pptx").code == 0
         assert stray_temporaries(tmp_path) == [alive]

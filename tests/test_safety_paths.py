@@ -480,9 +480,13 @@ def test_only_deckgens_stale_temporaries_are_removed(cli: Cli, talk: Path) -> No
         dead = folder / f".deckgen-{finished.stdout.strip()}-x9q1ab_c.tmp"
         alive = folder / f".deckgen-{running.pid}-k3j2zz0a.tmp"
         foreign = [folder / ".deckgen-notes.tmp", folder / ".deckgen-12-x.tmp.bak",
-                   folder / ".other.tmp"]
+                   folder / ".other.tmp", folder / ".deckgen-99999999-keep.tmp",
+                   folder / f".{talk.with_suffix('.pptx').name}.backup.tmp"]
         for path in (dead, alive, *foreign):
             path.write_bytes(b"a temporary file")
+        link = folder / f".deckgen-{finished.stdout.strip()}-linkabcd.tmp"
+        link.symlink_to(folder / ".other.tmp")  # a link is never taken for a temporary
+        foreign.append(link)
         assert cli("build", talk, "-q").code == 0
         assert sorted(folder.glob(".*.tmp*")) == sorted([alive, *foreign])
     finally:
