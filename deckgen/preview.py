@@ -256,10 +256,15 @@ def check_own_folder(folder: Path, what: str, advice: str = "choose another -o f
         if not folder.is_dir():
             raise DeckgenError(f"is a file, not a folder, so {what} cannot go in it; {advice}",
                                folder)
+        entries = list(folder.iterdir())
+        blocked = sorted(entry.name for entry in entries
+                         if output_name(entry.name, pdf) and not own_output(entry, pdf))
+        if blocked:  # a folder or link where a picture or the PDF goes, even if marked
+            raise DeckgenError(f"holds {blocked[0]}, which is not a plain file, where deckgen "
+                               f"writes {what}; remove it or {advice}", folder)
         if (folder / FOLDER_MARK).is_file():
             return
-        foreign = sorted(entry.name for entry in folder.iterdir()
-                         if not own_output(entry, pdf))
+        foreign = sorted(entry.name for entry in entries if not own_output(entry, pdf))
     except OSError as exc:
         raise DeckgenError(f"cannot use this folder for {what} ({exc.strerror or exc}); "
                            f"{advice}", folder) from exc
@@ -274,9 +279,15 @@ def own_output(entry: Path, pdf: str | None = None) -> bool:
     folder (.DS_Store, Thumbs.db)."""
     if entry.name in SYSTEM_FILES:
         return True
-    if not (SLIDE_PICTURE.match(entry.name) or entry.name in (CONTACT_SHEET, pdf)):
+    if not output_name(entry.name, pdf):
         return False
     return entry.is_file() and not entry.is_symlink()
+
+
+def output_name(name: str, pdf: str | None = None) -> bool:
+    """Whether deckgen writes a file of this name into its own folder: a slide picture,
+    the contact sheet or the deck's PDF (`pdf`)."""
+    return bool(SLIDE_PICTURE.match(name)) or name in (CONTACT_SHEET, pdf)
 
 
 def claim_folder(folder: Path, what: str, advice: str = "choose another -o folder",

@@ -157,6 +157,19 @@ def test_preview_refuses_its_own_folder_when_it_holds_a_picture_of_the_notes(
     assert snapshot(talk.parent) == before
 
 
+@pytest.mark.parametrize("name", ["slide-01.png", "talk.pdf", "contact-sheet.png"])
+def test_a_marked_folder_with_a_folder_where_an_output_goes_is_refused(
+        cli: Cli, talk: Path, tmp_path: Path, no_office: None, name: str) -> None:
+    """A marker anyone can ship does not let deckgen write over what is not a plain file."""
+    folder = tmp_path / "shots"
+    (folder / name).mkdir(parents=True)
+    (folder / FOLDER_MARK).touch()
+    before = snapshot(tmp_path)
+    result = cli("preview", talk, "-o", folder)
+    refused(result, folder, f"holds {name}, which is not a plain file")
+    assert snapshot(tmp_path) == before
+
+
 @pytest.mark.invalid_deck("talk.pptx")
 def test_preview_of_a_deck_into_its_own_folder_is_refused(cli: Cli, tmp_path: Path,
                                                           no_office: None) -> None:
@@ -436,7 +449,7 @@ def test_a_handout_folder_an_older_deckgen_made_is_taken(cli: Cli, talk: Path,
     assert result.code == 0, result.stderr
     (folder / "slide-01.png").unlink()
     (folder / "slide-01.png").symlink_to(talk)  # a link is not a picture deckgen wrote
-    refused(cli("build", talk, "--handout"), folder, "(e.g. slide-01.png)")
+    refused(cli("build", talk, "--handout"), folder, "holds slide-01.png", "not a plain file")
 
 
 def test_an_older_folder_holding_a_picture_of_the_notes_is_refused(cli: Cli, talk: Path,
