@@ -74,6 +74,10 @@ DECODING_BYTES_PER_PIXEL_WEBP = 16
 JPEG_HUFFMAN_FRAMES = {0xC0, 0xC1, 0xC2}
 #: A JPEG's markers and scan data are read in steps of this many bytes.
 JPEG_READ_STEP = 1_048_576
+#: A JPEG may hold at most this many scans: each one is a pass over every block of the
+#: picture, so a small file of thousands of repeated scans keeps the decoder busy for
+#: minutes (progressive encoders write about 10; libjpeg's djpeg offers -maxscans for this).
+MAX_JPEG_SCANS = 256
 #: SVG files larger than this many bytes are refused; a compressed SVG (.svgz) is counted
 #: as it inflates, in steps of `INFLATE_STEP` bytes, and refused as soon as it passes the cap
 #: (a 1 MB file may inflate to 1 GB).
@@ -831,6 +835,12 @@ def check_jpeg_data(stream: IO[bytes], byte_size: int) -> None:
     reading the markers only. Anything else is left to Pillow."""
     if stream.read(2) != b"\xff\xd8":
         return
+    scans = _count_scans(stream)
+    if scans > MAX_JPEG_SCANS:
+        raise Unreadable(f"cannot be read (a JPEG of more than {MAX_JPEG_SCANS} scans, "
+                         "each one a pass over the whole picture; save it again as a baseline "
+                         "or plain progressive JPEG)")
+    stream.seek(2)
     frame: tuple[int, int, list[tuple[int, int]]] | None = None
     while True:
         marker = _next_marker(stream)
@@ -870,6 +880,21 @@ def check_jpeg_data(stream: IO[bytes], byte_size: int) -> None:
         raise Unreadable(f"cannot be read (a JPEG whose header says {width}×{height} "
                          f"pixels but which holds {held:,} bytes of picture data, too few "
                          "for that: damaged or forged)")
+
+
+def _count_scans(stream: IO[bytes]) -> int:
+    """How many start-of-scan markers (FF DA) a JPEG holds, counted up to one past the cap
+    (inside scan data a 0xFF byte is always followed by 0x00 or a restart marker, so FF DA
+    is only ever a marker)."""
+    count = 0
+    tail = b""
+    while count <= MAX_JPEG_SCANS:
+        part = stream.read(JPEG_READ_STEP)
+        if not part:
+            break
+        count += (tail + part).count(b"\xff\xda")
+        tail = part[-1:]
+    return count
 
 
 def _next_marker(stream: IO[bytes]) -> bytes:

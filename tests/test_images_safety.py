@@ -759,3 +759,23 @@ def test_run_limited_returns_raises_and_stops() -> None:
     with pytest.raises(sandbox.Stopped, match=r"took more than 0.5 s; stopped"):
         sandbox.run_limited(time.sleep, (30,), 100_000_000, 5, 0.5)
     assert time.monotonic() - started < 5
+
+
+def test_a_jpeg_of_thousands_of_scans_is_refused_before_it_is_decoded(tmp_path: Path) -> None:
+    """Each scan is a pass over the whole picture: a small file that repeats one thousands
+    of times keeps the decoder busy for minutes, so it becomes a placeholder at once."""
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), "#0F766E").save(out, "JPEG", progressive=True)
+    honest = out.getvalue()
+    last_scan = honest.rindex(b"\xff\xda")
+    scan = honest[last_scan:honest.rindex(b"\xff\xd9")]
+    repeated = honest[:last_scan] + scan * (images.MAX_JPEG_SCANS + 50) + b"\xff\xd9"
+    (tmp_path / "scans.jpg").write_bytes(repeated)
+    (tmp_path / "honest.jpg").write_bytes(honest)
+    result, deck = build(tmp_path, note("scans.jpg", "honest.jpg"))
+    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "scans.jpg",
+               f"more than {images.MAX_JPEG_SCANS} scans",
+               "placeholder")
+    assert "honest.jpg" not in result.stderr
+    clean(result.stderr)
+    assert pictures_in(deck) == 1
