@@ -68,6 +68,14 @@ def clickable(address: str) -> bool:
                for part in query.split("&") if part)
 
 
+def reaches_out(address: str) -> bool:
+    """Whether a link's address leaves the note: it names a scheme (`smb:`, `file:`, …), a
+    network share or a Windows path (`//host/…`, `\\host\\…`), unlike a heading of the note
+    (`#part`) or a file beside it (`chapter-2.md`)."""
+    written = urllib.parse.unquote(address).strip()
+    return bool(LINK_SCHEME.match(written)) or written.startswith(("//", "\\", "/\\"))
+
+
 def web_address(address: str) -> bool:
     """Whether an address is an http or https one naming a host (`http:`, `http:/x` and
     `http:\\\\server\\share` do not; a backslash is a Windows share path)."""

@@ -6,6 +6,7 @@ import codecs
 import functools
 import itertools
 import re
+import urllib.parse
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, replace
 from datetime import date
@@ -42,6 +43,7 @@ from deckgen.model import (
     Table,
     ThematicBreak,
     clickable,
+    reaches_out,
 )
 
 #: Inline HTML tags that change formatting: tag -> Span attribute it switches on.
@@ -919,7 +921,10 @@ class _InlineBuilder:
             self.reader.diagnostics.warn(f"link {text[:80]!r} has no address; its text is kept "
                                          "as plain text", self.reader.path, self.line)
             return None
-        shown = address if len(address) <= 80 else address[:79] + "…"
+        if not reaches_out(address):
+            return None  # a heading of the note (#…) or a file beside it: quietly plain
+        written = urllib.parse.unquote(address)
+        shown = written if len(written) <= 80 else written[:79] + "…"
         self.reader.diagnostics.warn(f"link to {shown!r} kept as plain text: only http, https "
                                      "and mailto links are clickable in a deck",
                                      self.reader.path, self.line)

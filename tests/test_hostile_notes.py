@@ -218,8 +218,11 @@ def test_only_http_https_and_mailto_links_become_hyperlinks(cli: Cli, write_md: 
                         result.stderr, re.M)
     # markdown-it itself makes no link of file: and vbscript: (its text stays as written)
     refused_by_markdown_it = 4
-    assert len(warned) == len(lines) - len(SAFE_LINKS) - refused_by_markdown_it + 1, \
+    # evil.exe, ../secret.md and #a-slide name no scheme and no share: plain text, no warning
+    quiet = 3
+    assert len(warned) == len(lines) - len(SAFE_LINKS) - refused_by_markdown_it - quiet + 1, \
         result.stderr
+    assert not {"evil.exe", "../secret.md", "#a-slide"} & {link for _, link in warned}
     assert warned[0] == ("3", "smb://10.0.0.1/share/x.docx")
     targets = []
     with zipfile.ZipFile(deck) as archive:
@@ -243,7 +246,7 @@ def test_a_refused_link_keeps_its_text_on_the_slide_and_its_address_in_the_notes
         cli: Cli, write_md: WriteMd, tmp_path: Path) -> None:
     source = write_md("## References\n\n- [Paper](./paper.pdf)\n- [Share](smb://h/s) and "
                       "[Web](https://example.com)\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
-                      "| [x](evil.exe) | [y](../y.md) |\n\n> [q](q.exe)\n")
+                      "| [x](smb://a/x) | [y](../y.md) |\n\n> [q](search-ms:q)\n")
     deck = tmp_path / "x.pptx"
     result = cli("build", source, "-o", deck)
     assert result.code == 0, result.stderr
@@ -251,12 +254,29 @@ def test_a_refused_link_keeps_its_text_on_the_slide_and_its_address_in_the_notes
     assert "Paper" in slide_text(slide) and "paper.pdf" not in slide_text(slide)
     notes = notes_text(slide)
     for shown in ("Paper (./paper.pdf)", "Share (smb://h/s) and Web (https://example.com)",
-                  "x (evil.exe) | y (../y.md)", "q (q.exe)"):
+                  "x (smb://a/x) | y (../y.md)", "q (search-ms:q)"):
         assert shown in notes, notes
     warned = re.findall(rf"^{re.escape(str(source))}:(\d+): warning: link to '([^']*)'",
                         result.stderr, re.M)
-    assert warned == [("3", "./paper.pdf"), ("4", "smb://h/s"), ("9", "evil.exe"),
-                      ("9", "../y.md"), ("11", "q.exe")]  # one each, in line order, at its row
+    # one each, in line order, at its row; a file beside the note (./paper.pdf, ../y.md) is
+    # plain text without a warning
+    assert warned == [("4", "smb://h/s"), ("9", "smb://a/x"), ("11", "search-ms:q")]
+
+
+def test_links_within_the_note_are_plain_text_without_a_warning(
+        cli: Cli, write_md: WriteMd, tmp_path: Path) -> None:
+    """A table of contents and links to the next chapter are no danger: no warning, so
+    `--strict` still builds; an address that leaves the note is said as written."""
+    source = write_md("## 목차\n\n- [프로세스](#프로세스)\n- [다음 장](./02-memory.md)\n\n"
+                      "## 프로세스\n\n[공유](smb://서버/문서)\n")
+    result = cli("build", source, "-o", tmp_path / "x.pptx", "--strict")
+    assert result.code == 1
+    assert result.stderr.count("warning: link to") == 1, result.stderr
+    assert f"{source}:8: warning: link to 'smb://서버/문서' kept as plain text" in result.stderr
+    source.write_text(source.read_text(encoding="utf-8").replace("smb://서버/문서", "https://x.org"),
+                      encoding="utf-8")
+    result = cli("build", source, "-o", tmp_path / "x.pptx", "--strict")
+    assert result.code == 0 and "warning" not in result.stderr, result.stderr
 
 
 def test_the_renderer_writes_no_hyperlink_of_another_scheme(
