@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from markdown_it import MarkdownIt
+from markdown_it import MarkdownIt, helpers
 from markdown_it.parser_block import ParserBlock
 from markdown_it.parser_inline import ParserInline
 from markdown_it.rules_block import StateBlock
@@ -97,6 +97,14 @@ MAX_NOTE_TOKENS = 600_000
 #: the block whose inline markup is being read.
 TOKENS_KEY = "deckgen_tokens"
 INLINE_LINE_KEY = "deckgen_inline_line"
+#: The most steps markdown-it may take looking ahead for where the text of a link or image
+#: ends (each skips one piece of markup): a long lecture's notes take some thousands. A
+#: line of unclosed `![` or `[a](` makes no tokens but costs some 50 steps a character
+#: (`maxNesting` deep), 75 µs a `![`: 2,000,000 of them took minutes; this many take
+#: seconds. Counted per note, as they are taken.
+MAX_LINK_LOOKAHEAD = 4_000_000
+#: Where in markdown-it's env the steps of looking ahead are counted.
+LOOKAHEAD_KEY = "deckgen_lookahead"
 #: The longest front matter read, in characters: a title page's keys take a few hundred;
 #: PyYAML reads some 100 KB a second, so this bounds its time too.
 MAX_FRONT_MATTER = 64 * 1024
@@ -111,6 +119,11 @@ class TooManyTokens(Exception):
     def __init__(self, line: int) -> None:
         super().__init__(line)
         self.line = line
+
+
+class TooMuchLookahead(TooManyTokens):
+    """A note takes more than MAX_LINK_LOOKAHEAD steps looking ahead for the ends of link
+    texts; `line` (0-based) is where the step too many was."""
 
 
 def _count_token(env: MutableMapping[str, Any], line: Callable[[], int]) -> None:
@@ -154,10 +167,68 @@ class _CountingInlineParser(ParserInline):
     def parse(self, src: str, md: MarkdownIt, env: MutableMapping[str, Any],
               tokens: list[Token]) -> list[Token]:
         state = _CountingStateInline(src, md, env, tokens)
+        if isinstance(md.helpers, _CountingHelpers):
+            md.helpers.state = state
         self.tokenize(state)
         for rule in self.ruler2.getRules(""):
             rule(state)
         return state.tokens
+
+    def skipToken(self, state: StateInline) -> None:
+        """Skip one piece of markup looking ahead (for the end of a link's text), counting
+        the step in env[LOOKAHEAD_KEY]: TooMuchLookahead past MAX_LINK_LOOKAHEAD."""
+        _count_lookahead(state, 1)
+        super().skipToken(state)
+
+
+#: Where a link destination that is not in <> ends at the latest: white space or a control.
+DESTINATION_END = re.compile("[\x00-\x20\x7f]")
+#: Where one in <> ends at the latest.
+ANGLED_DESTINATION_END = re.compile("[\n<>]")
+
+
+class _CountingHelpers:
+    """markdown-it's link helpers, counting the characters a link destination's or title's
+    parse reads in env[LOOKAHEAD_KEY], a step each: a line of `[a](` read 33 `(` deep at
+    every `[`."""
+
+    parseLinkLabel = staticmethod(helpers.parseLinkLabel)
+
+    def __init__(self) -> None:
+        self.state: StateInline | None = None  # the inline state being parsed
+
+    def parseLinkDestination(self, string: str, pos: int, maximum: int) -> Any:
+        result = helpers.parseLinkDestination(string, pos, maximum)
+        state = self.state
+        if state is None or state.src is not string:  # a link reference definition
+            return result
+        if result.ok:
+            read = result.pos - pos
+        elif pos >= maximum or string[pos] == ")" or DESTINATION_END.match(string, pos):
+            read = 1
+        else:  # read up to where it must end at the latest (more if it went 33 `(` deep)
+            end = (ANGLED_DESTINATION_END.search(string, pos + 1, maximum)
+                   if string[pos] == "<" else DESTINATION_END.search(string, pos, maximum))
+            read = (end.start() if end else maximum) - pos
+        _count_lookahead(state, read)
+        return result
+
+    def parseLinkTitle(self, string: str, start: int, maximum: int,
+                       prev_state: Any = None) -> Any:
+        result = helpers.parseLinkTitle(string, start, maximum, prev_state)
+        state = self.state
+        if state is not None and state.src is string:  # not a link reference definition
+            _count_lookahead(state, result.pos - start if result.ok else 1)
+        return result
+
+
+def _count_lookahead(state: StateInline, steps: int) -> None:
+    """Count steps of looking ahead; TooMuchLookahead past MAX_LINK_LOOKAHEAD."""
+    env = state.env
+    total = env[LOOKAHEAD_KEY] = env.get(LOOKAHEAD_KEY, 0) + steps
+    if total > MAX_LINK_LOOKAHEAD:
+        raise TooMuchLookahead(int(env.get(INLINE_LINE_KEY, 0))
+                               + state.src.count("\n", 0, state.pos))
 
 
 def _inline_counting_lines(state: StateCore) -> None:
@@ -203,6 +274,7 @@ def markdown_parser() -> MarkdownIt:
     inline.ruler, inline.ruler2 = md.inline.ruler, md.inline.ruler2
     md.inline = inline
     md.core.ruler.at("inline", _inline_counting_lines)
+    md.helpers = _CountingHelpers()  # type: ignore[assignment]
     md.enable(["table", "strikethrough"])
     md.use(front_matter_plugin)
     md.use(container_plugin, name="notes")
@@ -338,8 +410,15 @@ def _flatten_deep_inline(token: Token) -> None:
         token.meta = {**(token.meta or {}), FLATTENED_KEY: first_dropped or 0}
 
 
-def too_many_tokens(path: Path, line: int) -> DeckgenError:
-    """The error of a note of more than MAX_NOTE_TOKENS tokens, at a 1-based line."""
+def too_many_tokens(path: Path, line: int,
+                    exc: TooManyTokens | None = None) -> DeckgenError:
+    """The error of a note of more than MAX_NOTE_TOKENS tokens (or, for a TooMuchLookahead,
+    of too much looking ahead), at a 1-based line."""
+    if isinstance(exc, TooMuchLookahead):
+        return DeckgenError(f"the note has more than {MAX_LINK_LOOKAHEAD:,} steps of looking "
+                            "for the ends of links and images (runs of unclosed `[`, `![` or "
+                            "`[a](`); escape the brackets (`\\[`) or split it into several "
+                            "notes", path, line)
     return DeckgenError(f"the note has more than {MAX_NOTE_TOKENS:,} pieces of markup (table "
                         "cells, list items, emphasis, links, runs of text), more than a deck "
                         "can show; split it into several notes", path, line)
@@ -364,6 +443,8 @@ class ParsedSection:
     blocks: tuple[Block, ...]
     diagnostics: tuple[Diagnostic, ...]
     open_ended: bool
+    #: The steps its parse took looking ahead for the ends of links (MAX_LINK_LOOKAHEAD).
+    lookahead: int = 0
 
 
 class _NeedsWholeNote(Exception):
@@ -424,6 +505,7 @@ def _parse_sections(path: Path, text: str, known: dict[SectionKey, Placed]
     for before, after in itertools.pairwise(cuts[:-1]):
         lines.append(lines[-1] + text.count("\n", before, after))
     sections: list[tuple[SectionKey, Placed]] = []
+    lookahead = 0  # the steps of the sections parsed, counted against the cap together
     first, last = 0, len(cuts) - 1
     while first < last:
         step = 1
@@ -434,6 +516,9 @@ def _parse_sections(path: Path, text: str, known: dict[SectionKey, Placed]
             if section is None or (section.open_ended and end < last):
                 line, section = lines[first], _parse_section(path, key[1], lines[first],
                                                             may_end_open=end == last)
+                lookahead += section.lookahead if section is not None else 0
+                if lookahead > MAX_LINK_LOOKAHEAD:
+                    raise _NeedsWholeNote  # the whole note's parse reports it
             if section is not None:
                 break
             step *= 2
@@ -492,6 +577,7 @@ def _parse_section(path: Path, text: str, first_line: int,
     diagnostics = Diagnostics()
     reader = _BlockReader(path, diagnostics, first_line)
     reader.tokens = env.get(TOKENS_KEY, 0)
+    reader.lookahead = env.get(LOOKAHEAD_KEY, 0)
     front_matter: dict[str, object] | None = None
     blocks: list[Block] = []
     for node in SyntaxTreeNode(tokens).children:
@@ -500,7 +586,7 @@ def _parse_section(path: Path, text: str, first_line: int,
         else:
             blocks.extend(reader.blocks(node))
     return ParsedSection(front_matter, tuple(_explicit_note_paragraphs(blocks)),
-                         tuple(diagnostics.items), open_ended)
+                         tuple(diagnostics.items), open_ended, reader.lookahead)
 
 
 def _parse_whole(path: Path, text: str, diagnostics: Diagnostics) -> Document:
@@ -510,10 +596,11 @@ def _parse_whole(path: Path, text: str, diagnostics: Diagnostics) -> Document:
     try:
         tokens, too_deep = parse_tokens(text, env)
     except TooManyTokens as exc:
-        raise too_many_tokens(path, exc.line + 1) from None
+        raise too_many_tokens(path, exc.line + 1, exc) from None
     _warn_too_deep(too_deep, path, 0, diagnostics)
     reader = _BlockReader(path, diagnostics)
     reader.tokens = env.get(TOKENS_KEY, 0)
+    reader.lookahead = env.get(LOOKAHEAD_KEY, 0)
     front_matter: dict[str, object] = {}
     blocks: list[Block] = []
     for node in _top_level_nodes(tokens):
@@ -730,6 +817,7 @@ class _BlockReader:
         self.diagnostics = diagnostics
         self.line_offset = line_offset
         self.tokens = 0  # made so far by the note's markdown, counted against the cap
+        self.lookahead = 0  # steps taken so far looking for the ends of links, likewise
 
     def blocks(self, node: SyntaxTreeNode) -> list[Block]:
         """The model blocks for one syntax-tree node."""
@@ -798,12 +886,14 @@ class _BlockReader:
                 offset = line - 1 + stripped[: match.start("body")].count("\n") \
                     + leading.count("\n")
                 inner = _BlockReader(self.path, self.diagnostics, offset)
-                env: dict[str, Any] = {TOKENS_KEY: self.tokens}
+                env: dict[str, Any] = {TOKENS_KEY: self.tokens,
+                                       LOOKAHEAD_KEY: self.lookahead}
                 try:
                     tokens, too_deep = parse_tokens(body.strip(), env)
                 except TooManyTokens as exc:
-                    raise too_many_tokens(self.path, exc.line + 1 + offset) from None
+                    raise too_many_tokens(self.path, exc.line + 1 + offset, exc) from None
                 self.tokens = env[TOKENS_KEY]
+                self.lookahead = env.get(LOOKAHEAD_KEY, 0)
                 _warn_too_deep(too_deep, self.path, offset, self.diagnostics)
                 tree = SyntaxTreeNode(tokens)
                 return [NotesBlock(tuple(b for child in tree.children

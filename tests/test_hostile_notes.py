@@ -27,6 +27,7 @@ from deckgen.model import clickable
 from deckgen.parse import (
     MAX_FRONT_MATTER,
     MAX_FRONT_MATTER_DEPTH,
+    MAX_LINK_LOOKAHEAD,
     MAX_NOTE_BYTES,
     MAX_NOTE_TOKENS,
 )
@@ -504,6 +505,73 @@ def test_markup_past_the_token_cap_is_refused_at_its_line(
     assert not (tmp_path / "x.pptx").exists()
     monkeypatch.setattr(deckgen.parse, "MAX_NOTE_TOKENS", 1000)
     assert cli("build", source, "-o", tmp_path / "x.pptx", "-q").code == 0
+
+
+# --- links that never end --------------------------------------------------------------------
+
+#: Lines of 4 MB that make few tokens but took markdown-it minutes looking ahead for the end
+#: of each link's text or address (75 µs a `![`).
+UNENDING_LINKS = {
+    "images": "![" * 2_000_000,
+    "addresses": "[a](" * 1_000_000,
+    "nested": "[" * 2_000_000 + "a" + "]" * 2_000_000,
+    "angled": "[a](<" * 800_000,
+}
+
+
+@pytest.mark.parametrize("line", UNENDING_LINKS.values(), ids=UNENDING_LINKS.keys())
+@pytest.mark.invalid_deck("notes.pptx")  # a stand-in for the previous deck
+def test_a_line_of_links_that_never_end_is_refused_in_bounded_time(
+        write_md: WriteMd, tmp_path: Path, line: str) -> None:
+    source = write_md("# T\n\n## S\n\nintro\n\n" + line + "\n")
+    deck = tmp_path / "notes.pptx"
+    deck.write_bytes(b"previous deck")
+    started = time.monotonic()
+    result = bounded("build", source, "-o", deck)
+    assert time.monotonic() - started < SECONDS_LIMIT
+    one_error(result, f"{source}:7", f"the note has more than {MAX_LINK_LOOKAHEAD:,} steps of "
+              "looking for the ends of links and images", "split it into several notes")
+    assert deck.read_bytes() == b"previous deck"
+
+
+@pytest.mark.parametrize("line", ["(" * 4_000_000, "<" * 4_000_000, "`" * 4_000_000,
+                                  "`a" * 2_000_000, '[a](b "' * 500_000],
+                         ids=["parens", "angles", "backticks", "code spans", "titles"])
+def test_other_lines_of_4_mb_of_punctuation_build_in_bounded_time(
+        write_md: WriteMd, tmp_path: Path, line: str) -> None:
+    source = write_md("# T\n\n## S\n\n" + line + "\n")
+    started = time.monotonic()
+    result = bounded("check", source)
+    assert time.monotonic() - started < SECONDS_LIMIT
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") <= 2, result.stderr
+
+
+@pytest.mark.parametrize(("markdown", "line"), [
+    ("## S\n\nintro\n\nsee\n" + "![" * 40 + "\n", 6),
+    ("## S\n\nintro\n\n- a\n- b [a](" + "[a](" * 40 + "\n", 6),
+    ("## S\n\n<!-- notes:\n\nsaid\n\n" + "[" * 40 + "x\n-->\n", 7),
+])
+def test_looking_ahead_past_the_cap_is_refused_at_its_line(
+        cli: Cli, write_md: WriteMd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        markdown: str, line: int) -> None:
+    monkeypatch.setattr(deckgen.parse, "MAX_LINK_LOOKAHEAD", 200)
+    source = write_md(markdown)
+    for command in (["build", source, "-o", tmp_path / "x.pptx"], ["check", source]):
+        one_error(cli(*command), f"{source}:{line}", "the note has more than 200 steps of "
+                  "looking for the ends of links and images (runs of unclosed `[`, `![` or "
+                  "`[a](`); escape the brackets (`\\[`) or split it into several notes")
+    assert not (tmp_path / "x.pptx").exists()
+    monkeypatch.setattr(deckgen.parse, "MAX_LINK_LOOKAHEAD", 100_000)
+    assert cli("build", source, "-o", tmp_path / "x.pptx", "-q").code == 0
+
+
+def test_links_in_a_long_lecture_look_ahead_far_less_than_the_cap() -> None:
+    links = "".join(f"See [the *{n}th* source](https://example.com/{n}) and ![a](p{n}.png) "
+                    f"[{n}] (x) <b>\n\n" for n in range(20_000))
+    env: dict[str, object] = {}
+    deckgen.parse.parse_tokens(links, env)
+    assert isinstance(steps := env[deckgen.parse.LOOKAHEAD_KEY], int)
+    assert steps < MAX_LINK_LOOKAHEAD // 4, steps
 
 
 # --- stopping a long parse -------------------------------------------------------------------
