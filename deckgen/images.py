@@ -1477,7 +1477,12 @@ def _to_srgb(picture: PILImage.Image, icc: bytes | None) -> PILImage.Image:
                                               outputMode=picture.mode)
     except (ImageCms.PyCMSError, OSError, ValueError):
         return picture
-    return converted if converted is not None else picture
+    if converted is None:
+        return picture
+    # sRGB is what every client assumes: no profile is embedded (the one LittleCMS makes
+    # holds the time it was made, so the same notes would not give the same bytes).
+    converted.info.pop("icc_profile", None)
+    return converted
 
 
 def rasterise_svg(data: bytes, target: tuple[int, int],

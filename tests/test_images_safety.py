@@ -13,6 +13,7 @@ import struct
 import subprocess
 import sys
 import time
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -779,3 +780,30 @@ def test_a_jpeg_of_thousands_of_scans_is_refused_before_it_is_decoded(tmp_path: 
     assert "honest.jpg" not in result.stderr
     clean(result.stderr)
     assert pictures_in(deck) == 1
+
+
+def test_a_picture_with_a_colour_profile_gives_the_same_bytes_every_build(
+        tmp_path: Path) -> None:
+    """Converted to sRGB, a picture carries no profile: the one LittleCMS makes holds the
+    time it was made, which changed the deck's bytes from one build to the next."""
+    from PIL import ImageCms
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    other = srgb.replace("sRGB".encode("utf-16-be"), "xRGB".encode("utf-16-be"), 1)
+    assert other != srgb  # a profile by another name, so that it is converted
+    noise = Image.effect_noise((1600, 1200), 60).convert("RGB")  # more than placed: encoded
+    noise.save(tmp_path / "profiled.png", icc_profile=other)
+    decks = []
+    for run in range(2):
+        folder = tmp_path / f"run{run}"
+        folder.mkdir()
+        (folder / "profiled.png").write_bytes((tmp_path / "profiled.png").read_bytes())
+        result, deck = build(folder, note("profiled.png"))
+        clean(result.stderr)
+        decks.append(deck)
+        time.sleep(1.05 if run == 0 else 0)  # the profile's time is counted in seconds
+    with zipfile.ZipFile(decks[0]) as first, zipfile.ZipFile(decks[1]) as second:
+        media = [name for name in first.namelist() if name.startswith("ppt/media/")]
+        assert media and all(first.read(name) == second.read(name) for name in media)
+        assert all(b"iCCP" not in first.read(name) and b"ICC_PROFILE" not in first.read(name)
+                   for name in media)
