@@ -892,6 +892,7 @@ def _unlink(root: etree._Element, kept: set[str]) -> None:
     found = [(element, str(key)) for element in root.iter() if isinstance(element.tag, str)
              for key, value in element.attrib.items()
              if str(key).startswith(prefix) and value and str(value) not in kept]
+    parents: dict[int, etree._Element] = {}  # each parent is tidied once, at the end
     for element, key in found:
         if not _inside(element, root):
             continue  # gone with what held it
@@ -909,6 +910,10 @@ def _unlink(root: etree._Element, kept: set[str]) -> None:
             _remove(timing)
         else:
             _remove(element)
+            if parent is not None:
+                parents.setdefault(id(parent), parent)
+    for parent in parents.values():
+        if _inside(parent, root):
             _tidy_after(parent)
 
 
