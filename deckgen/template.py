@@ -84,6 +84,8 @@ TOTAL_RATIO_FLOOR = 32 * 2**20
 MAX_XML_PART_BYTES = 4 * 2**20
 MAX_XML_BYTES = 16 * 2**20
 MAX_DIRECTORY_BYTES = 2**20
+#: The relationships one part may have (a master has a few dozen): more is refused.
+MAX_RELATIONSHIPS = 10_000
 #: The slide sizes (EMU) a template may have, as a theme's slide.width and slide.height;
 #: another size (or one that is not a number) gives the default 16:9 slide, with a warning.
 SLIDE_WIDTHS = (4 * EMU_PER_INCH, 56 * EMU_PER_INCH)
@@ -545,6 +547,10 @@ class _Package:
         self.parts: dict[str, bytes] = {}
         self.unpacked = self.unpacked_xml = 0
         self.types: etree._Element | None = None
+        #: The content types by part name (case folded) and by extension (lower case).
+        self.overrides: dict[str, str] | None = None
+        self.defaults: dict[str, str] = {}
+        self.relationship_lists: dict[str, list[etree._Element]] = {}
         if _directory_size(data) > MAX_DIRECTORY_BYTES:
             raise DeckgenError(f"template refused: its zip directory is larger than "
                                f"{_megabytes(MAX_DIRECTORY_BYTES)} (too many parts)", path)
@@ -629,10 +635,19 @@ class _Package:
         return out
 
     def _relationships(self, part: str) -> list[etree._Element]:
+        """The part's relationships, read once; more than MAX_RELATIONSHIPS is an error."""
+        known = self.relationship_lists.get(part)
+        if known is not None:
+            return known
         rels_name = _rels_name(part)
         if rels_name not in self.names:
             return []
-        return list(self.xml(rels_name).iterfind("rel:Relationship", NS))
+        relationships = list(self.xml(rels_name).iterfind("rel:Relationship", NS))
+        if len(relationships) > MAX_RELATIONSHIPS:
+            raise DeckgenError(f"template refused: part {rels_name} has more than "
+                               f"{MAX_RELATIONSHIPS:,} relationships", self.path)
+        self.relationship_lists[part] = relationships
+        return relationships
 
     def related(self, part: str, relationship: str) -> str | None:
         for rel in self._relationships(part):
@@ -660,17 +675,22 @@ class _Package:
         return self.types
 
     def _content_type(self, part: str) -> str:
-        """A part's content type: its override, else the default for its extension."""
-        types = self._content_types()
-        folded = part.casefold()  # part names are compared without regard to case
-        for override in types.iterfind("ct:Override", NS):
-            if override.get("PartName", "").lstrip("/").casefold() == folded:
-                return override.get("ContentType", "")
-        extension = posixpath.splitext(part)[1].lstrip(".").lower()
-        for default in types.iterfind("ct:Default", NS):
-            if default.get("Extension", "").lower() == extension:
-                return default.get("ContentType", "")
-        return ""
+        """A part's content type: its override, else the default for its extension (the
+        first of each, looked up in maps made once)."""
+        if self.overrides is None:
+            types = self._content_types()
+            self.overrides = {}
+            for override in types.iterfind("ct:Override", NS):
+                # part names are compared without regard to case
+                self.overrides.setdefault(override.get("PartName", "").lstrip("/").casefold(),
+                                          override.get("ContentType", ""))
+            for default in types.iterfind("ct:Default", NS):
+                self.defaults.setdefault(default.get("Extension", "").lower(),
+                                         default.get("ContentType", ""))
+        known = self.overrides.get(part.casefold())
+        if known is not None:
+            return known
+        return self.defaults.get(posixpath.splitext(part)[1].lstrip(".").lower(), "")
 
     def problem(self, name: str, kind: str) -> str:
         """Why the part `name` cannot be carried as the target of a `kind` relationship
@@ -708,8 +728,9 @@ class _Package:
         kept: dict[str, list[etree._Element]] = {}
         trees: dict[str, etree._Element] = {}
         external: list[str] = []
-        left: list[str] = []
+        left: dict[str, None] = {}  # the names, in order
         todo = [("", False)]
+        queued = {""}
         while todo:
             part, picture = todo.pop(0)
             if picture:  # a leaf: a picture's relationships are not carried
@@ -722,7 +743,8 @@ class _Package:
             kept[part] = relationships
             for rel in relationships:
                 name = _resolve(posixpath.dirname(part), rel.get("Target", ""))
-                if name not in kept and all(name != queued for queued, _ in todo):
+                if name not in queued:
+                    queued.add(name)
                     todo.append((name, rel.get("Type") == IMAGE_RELATIONSHIP))
         if external:
             shown = ", ".join(sorted({_shortened(target) for target in external})[:3])
@@ -732,11 +754,11 @@ class _Package:
             more = f" and {len(left) - 5} more" if len(left) > 5 else ""
             diagnostics.warn("template parts a deck does not need are not carried into it "
                              f"(macros, embedded objects, controls and other data): "
-                             f"{', '.join(left[:5])}{more}", self.path)
+                             f"{', '.join(list(left)[:5])}{more}", self.path)
         return self._written(main, trees, kept)
 
     def _kept_relationships(self, part: str, external: list[str],
-                            left: list[str]) -> list[etree._Element]:
+                            left: dict[str, None]) -> list[etree._Element]:
         """The relationships of `part` that are carried: internal, with an id of their
         own, one of CARRIED_TYPES (from the package only to its main part) to a part of
         its content type; `external` and `left` hear of the others."""
@@ -754,21 +776,26 @@ class _Package:
                     and not self.problem(name, kind):
                 ids.add(rel_id)
                 out.append(rel)
-            elif kind not in QUIETLY_LEFT and _shortened(name) not in left:
-                left.append(_shortened(name))
+            elif kind not in QUIETLY_LEFT:
+                left[_shortened(name)] = None
         return out
 
     def _shown(self, part: str, root: etree._Element, relationships: list[etree._Element],
                diagnostics: Diagnostics) -> list[etree._Element]:
         """The relationships of `part` left once what refers to no kept relationship is
         unlinked from its XML (`root`, edited in place): a picture only when something
-        the part keeps shows it and it is a picture within the caps (else a warning)."""
+        the part keeps shows it and it is a picture within the caps (else a warning), and
+        one relationship of a type to a part unless the XML refers to the others."""
         ids = {str(rel.get("Id")) for rel in relationships}
         _unlink(root, ids)
         used = _references(root)
-        out, dropped = [], set()
+        out, dropped, seen = [], set(), set()
         for rel in relationships:
             rel_id = str(rel.get("Id"))
+            same = (rel.get("Type"), _resolve(posixpath.dirname(part), rel.get("Target", "")))
+            if same in seen and rel_id not in used:
+                continue  # a second relationship to the same part, of no use
+            seen.add(same)
             if rel.get("Type") == IMAGE_RELATIONSHIP:
                 if rel_id not in used:
                     continue  # a picture nothing shows is not carried

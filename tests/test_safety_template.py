@@ -1108,3 +1108,47 @@ def test_many_unknown_references_are_unlinked_in_linear_time(
     assert result.returncode == 0, result.stderr
     master = zipfile.ZipFile(out).read(MASTER)
     assert b"custDataLst" not in master and b'r:id="x' not in master
+
+
+def many_types_and_themes(parts: dict[str, bytes], relationships: int) -> None:
+    """25,000 content types of parts that are not there, and `relationships` relationships
+    of the master to its theme."""
+    junk = "".join(f'<Override PartName="/x/{number}.xml" ContentType="application/xml"/>'
+                   for number in range(25_000))
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+        b"<Override", junk.encode() + b"<Override", 1)  # before the parts' own
+    add_relationships(parts, MASTER, "".join(
+        f'<Relationship Id="t{number}" Type="{RELS}theme" Target="../theme/theme1.xml"/>'
+        for number in range(relationships)))
+
+
+@pytest.mark.invalid_deck("types.pptx")
+def test_many_content_types_and_relationships_are_read_in_linear_time(
+        tmp_path: Path, note: Path, base_template: Path) -> None:
+    """Each relationship's content type is looked up in a map made once: 25,000 types and
+    9,000 relationships (some 0.3 MB) take seconds, not the hours of 25,000 x 9,000; the
+    master keeps one relationship to its theme."""
+    template = edited_template(base_template, tmp_path / "types.pptx",
+                               lambda parts: many_types_and_themes(parts, 9_000))
+    out = tmp_path / "out.pptx"
+    result = run_bounded("build", note, "-o", out, "--template", template, seconds=30)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    package = zipfile.ZipFile(out)
+    assert package.read("[Content_Types].xml").count(b"<Override") < 100
+    assert package.read("ppt/slideMasters/_rels/slideMaster1.xml.rels").count(
+        b"relationships/theme") == 1
+
+
+@pytest.mark.invalid_deck("themes.pptx", "out.pptx")
+def test_part_of_too_many_relationships_is_refused(
+        tmp_path: Path, note: Path, base_template: Path, previous_deck: Path) -> None:
+    template = edited_template(base_template, tmp_path / "themes.pptx",
+                               lambda parts: many_types_and_themes(parts, 10_001))
+    result = run_bounded("build", note, "-o", previous_deck, "--template", template,
+                         seconds=30)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip() == (
+        f"deckgen: error: {template}: template refused: part "
+        "ppt/slideMasters/_rels/slideMaster1.xml.rels has more than 10,000 relationships")
+    assert previous_deck.read_bytes() == b"the previous deck"
