@@ -27,6 +27,8 @@ NS = {
     "ct": "http://schemas.openxmlformats.org/package/2006/content-types",
 }
 R_ID = f"{{{NS['r']}}}id"
+#: The namespaces of `r:` attributes (relationship ids): transitional and strict.
+R_PREFIXES = (f"{{{NS['r']}}}", "{http://purl.oclc.org/ooxml/officeDocument/relationships}")
 PRESENTATION_MAIN = ("application/vnd.openxmlformats-officedocument.presentationml."
                      "presentation.main+xml")
 #: Main content types python-pptx refuses but that hold the same presentation: a template
@@ -902,9 +904,8 @@ HYPERLINKS = ("hlinkClick", "hlinkHover", "hlinkMouseOver")
 
 def _references(root: etree._Element) -> set[str]:
     """The relationship ids the XML refers to (its `r:` attributes)."""
-    prefix = f"{{{NS['r']}}}"
     return {str(value) for element in root.iter() if isinstance(element.tag, str)
-            for key, value in element.attrib.items() if str(key).startswith(prefix)}
+            for key, value in element.attrib.items() if str(key).startswith(R_PREFIXES)}
 
 
 def _unlink(root: etree._Element, kept: set[str]) -> None:
@@ -915,10 +916,9 @@ def _unlink(root: etree._Element, kept: set[str]) -> None:
     one stays), a custom data tag, a slide id, an embedded font; a master's transition
     sound or animation timing goes whole, and so does a shape that cannot exist without
     the part (WHOLE_SHAPE: an embedded object, a control, a video ...)."""
-    prefix = f"{{{NS['r']}}}"
     found = [(element, str(key)) for element in root.iter() if isinstance(element.tag, str)
              for key, value in element.attrib.items()
-             if str(key).startswith(prefix) and value and str(value) not in kept]
+             if str(key).startswith(R_PREFIXES) and value and str(value) not in kept]
     parents: dict[int, etree._Element] = {}  # each parent is tidied once, at the end
     for element, key in found:
         if not _inside(element, root):
@@ -953,7 +953,8 @@ def _tidy_after(parent: etree._Element | None) -> None:
         children = [etree.QName(child).localname for child in node
                     if isinstance(child.tag, str)]
         useless = (
-            (local in HYPERLINKS and not children and not node.get(f"{{{NS['r']}}}id")
+            (local in HYPERLINKS and not children
+             and not any(node.get(f"{prefix}id") for prefix in R_PREFIXES)
              and not node.get("action"))
             or (local == "embeddedFont" and set(children) <= {"font"})
             or (local in EMPTIED and not children))

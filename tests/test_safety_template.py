@@ -1152,3 +1152,27 @@ def test_part_of_too_many_relationships_is_refused(
         f"deckgen: error: {template}: template refused: part "
         "ppt/slideMasters/_rels/slideMaster1.xml.rels has more than 10,000 relationships")
     assert previous_deck.read_bytes() == b"the previous deck"
+
+
+def test_strict_relationship_attributes_are_unlinked_alike(
+        tmp_path: Path, note: Path, base_template: Path) -> None:
+    """`r:` attributes in the Strict namespace refer to relationships too: one to an
+    external link and one to no relationship go, as in the transitional namespace."""
+    strict = "http://purl.oclc.org/ooxml/officeDocument/relationships"
+
+    def edit(parts: dict[str, bytes]) -> None:
+        add_relationships(parts, MASTER, f'<Relationship Id="rId88" Type="{RELS}hyperlink" '
+                          'Target="http://127.0.0.1:9/x" TargetMode="External"/>')
+        add_shapes(parts, MASTER, text_shape(
+            988, "Strict", f'<a:hlinkClick xmlns:s="{strict}" s:id="rId88"/>')
+                   + picture_shape(989, "Missing", "rId4").replace(
+                       'r:embed="rId4"', f'xmlns:s="{strict}" s:embed="rId999"'))
+
+    template = edited_template(base_template, tmp_path / "strict.pptx", edit)
+    _, package = build_on(template, note, tmp_path / "out.pptx")
+    master = etree.fromstring(package.read(MASTER))
+    names = {shape.get("name") for shape in master.iter(f"{{{P}}}cNvPr")}
+    assert {"Strict", "Missing"} <= names
+    assert [key for element in master.iter() for key in element.attrib
+            if key.startswith(f"{{{strict}}}")] == []
+    assert master.find(f".//{{{A}}}hlinkClick") is None
