@@ -64,10 +64,11 @@ CARRIED_RELATIONSHIPS = frozenset(CARRIED_TYPES)
 #: The picture formats a carried picture may be (as Pillow names them; WMF covers EMF).
 PICTURE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WMF")
 #: Parts every saved presentation has that a deck does not carry, left out without a word:
-#: the sample slides (and their notes), the document properties and the thumbnail.
+#: the sample slides (and their notes), the document properties and the thumbnail; and the
+#: tags add-ins keep on shapes and placeholders (their data, of no use to a deck).
 QUIETLY_LEFT = frozenset(f"{RELATIONSHIPS}{kind}" for kind in (
     "slide", "notesSlide", "extended-properties", "custom-properties", "commentAuthors",
-    "printerSettings")) | {
+    "printerSettings", "tags")) | {
     "http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties",
     "http://schemas.openxmlformats.org/package/2006/relationships/metadata/thumbnail"}
 #: Caps on what a template unpacks to, checked against the sizes the zip declares and
@@ -86,6 +87,8 @@ TOTAL_RATIO_FLOOR = 32 * 2**20
 MAX_XML_PART_BYTES = 4 * 2**20
 MAX_XML_BYTES = 16 * 2**20
 MAX_DIRECTORY_BYTES = 2**20
+#: The start of a target that is a URL (or a drive), not a part name.
+URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 #: The relationships one part may have (a master has a few dozen): more is refused.
 MAX_RELATIONSHIPS = 10_000
 #: The slide sizes (EMU) a template may have, as a theme's slide.width and slide.height;
@@ -768,8 +771,8 @@ class _Package:
         ids: set[str] = set()
         for rel in self._relationships(part):
             kind, target, rel_id = rel.get("Type", ""), rel.get("Target", ""), rel.get("Id")
-            if rel.get("TargetMode") == "External":
-                external.append(target)
+            if rel.get("TargetMode") == "External" or URL_SCHEME.match(target):
+                external.append(target)  # a URL is external whatever its mode says
                 continue
             if not rel_id or rel_id in ids:
                 continue  # nothing can refer to it (or it is a second one of that id)

@@ -877,8 +877,10 @@ def test_targets_outside_the_package_and_dangling_references_are_removed(
     assert b'name="Escape"' in master and b'name="Dangling"' in master
     fine = [name for name in package.namelist() if name.startswith("ppt/media/fine")]
     assert len(fine) == 1
-    dropped = [line for line in stderr.splitlines() if "not carried" in line]
-    assert len(dropped) == 1 and "../evil.png" in dropped[0]
+    dropped = [line for line in stderr.splitlines() if "parts a deck does not need" in line]
+    assert len(dropped) == 1 and "../evil.png" in dropped[0] and "file:" not in dropped[0]
+    links = [line for line in stderr.splitlines() if "external links" in line]
+    assert len(links) == 1 and "(1 left out: file:/" in links[0]
 
 
 @pytest.mark.parametrize("part", ["ppt/theme/theme1.xml", "ppt/presProps.xml",
@@ -1176,3 +1178,31 @@ def test_strict_relationship_attributes_are_unlinked_alike(
     assert [key for element in master.iter() for key in element.attrib
             if key.startswith(f"{{{strict}}}")] == []
     assert master.find(f".//{{{A}}}hlinkClick") is None
+
+
+def test_tags_go_quietly_and_a_url_target_is_an_external_link(
+        tmp_path: Path, note: Path, base_template: Path) -> None:
+    """Tags an add-in keeps on a placeholder are left out without a word; a picture whose
+    target is a URL (without TargetMode="External") is named among the external links, not
+    as a part left out."""
+    def edit(parts: dict[str, bytes]) -> None:
+        master, count = re.subn(rb'(<p:ph type="title"/>)', rb'\1<p:custDataLst>'
+                                rb'<p:tags r:id="rId81"/></p:custDataLst>', parts[MASTER])
+        assert count == 1
+        parts[MASTER] = master
+        add_relationships(parts, MASTER, (
+            f'<Relationship Id="rId81" Type="{RELS}tags" Target="../tags/tag1.xml"/>'
+            f'<Relationship Id="rId82" Type="{RELS}image" Target="http://127.0.0.1:9/a.png"/>'))
+        add_shapes(parts, MASTER, picture_shape(982, "Remote", "rId82"))
+        parts["ppt/tags/tag1.xml"] = (f'<p:tagLst xmlns:p="{P}"><p:tag name="X" val="1"/>'
+                                      "</p:tagLst>").encode()
+        add_types(parts, '<Override PartName="/ppt/tags/tag1.xml" ContentType="application/'
+                         'vnd.openxmlformats-officedocument.presentationml.tags+xml"/>')
+
+    template = edited_template(base_template, tmp_path / "tags.pptx", edit)
+    stderr, package = build_on(template, note, tmp_path / "out.pptx")
+    assert "parts a deck does not need" not in stderr, stderr
+    links = [line for line in stderr.splitlines() if "external links" in line]
+    assert len(links) == 1 and "(1 left out: http://127.0.0.1:9/a.png)" in links[0], stderr
+    assert not [name for name in package.namelist() if "tags" in name]
+    assert b"127.0.0.1" not in package.read("ppt/slideMasters/_rels/slideMaster1.xml.rels")
