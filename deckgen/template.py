@@ -8,6 +8,7 @@ import re
 import warnings
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -562,6 +563,10 @@ class _Package:
         try:
             self.zip = zipfile.ZipFile(io.BytesIO(data))
             self.names = set(self.zip.namelist())
+            #: Part names are compared without regard to case: the first of a name is it.
+            self.folded: dict[str, str] = {}
+            for name in self.zip.namelist():
+                self.folded.setdefault(name.casefold(), name)
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise DeckgenError("not a valid .pptx or .potx: the file is not a zip package "
                                f"({exc})", path) from exc
@@ -636,7 +641,7 @@ class _Package:
         for rel in self._relationships(part):
             if rel.get("TargetMode") == "External":
                 continue
-            out[rel.get("Id", "")] = _resolve(folder, rel.get("Target", ""))
+            out[rel.get("Id", "")] = self._known(_resolve(folder, rel.get("Target", "")))
         return out
 
     def _relationships(self, part: str) -> list[etree._Element]:
@@ -657,8 +662,16 @@ class _Package:
     def related(self, part: str, relationship: str) -> str | None:
         for rel in self._relationships(part):
             if rel.get("Type") == relationship and rel.get("TargetMode") != "External":
-                return _resolve(posixpath.dirname(part), rel.get("Target", ""))
+                return self.target(part, rel)
         return None
+
+    def _known(self, name: str) -> str:
+        """The package's own spelling of a part name (they ignore case)."""
+        return self.folded.get(name.casefold(), name)
+
+    def target(self, part: str, rel: etree._Element) -> str:
+        """The part a relationship of `part` targets, as the package spells it."""
+        return self._known(_resolve(posixpath.dirname(part), rel.get("Target", "")))
 
     def main_part(self) -> str:
         """The presentation part's name (its content type may be a template's, a slide
@@ -736,6 +749,7 @@ class _Package:
         left: dict[str, None] = {}  # the names, in order
         todo = [("", False)]
         queued = {""}
+        kinds: dict[str, str] = {}  # the relationship each part is carried as
         while todo:
             part, picture = todo.pop(0)
             if picture:  # a leaf: a picture's relationships are not carried
@@ -747,9 +761,10 @@ class _Package:
                 relationships = self._shown(part, root, relationships, diagnostics)
             kept[part] = relationships
             for rel in relationships:
-                name = _resolve(posixpath.dirname(part), rel.get("Target", ""))
+                name = self.target(part, rel)
                 if name not in queued:
                     queued.add(name)
+                    kinds[name] = rel.get("Type", "")
                     todo.append((name, rel.get("Type") == IMAGE_RELATIONSHIP))
         if external:
             shown = ", ".join(sorted({_shortened(target) for target in external})[:3])
@@ -760,7 +775,7 @@ class _Package:
             diagnostics.warn("template parts a deck does not need are not carried into it "
                              f"(macros, embedded objects, controls and other data): "
                              f"{', '.join(list(left)[:5])}{more}", self.path)
-        return self._written(main, trees, kept)
+        return self._written(main, trees, kept, _homes(kinds, self._content_type))
 
     def _kept_relationships(self, part: str, external: list[str],
                             left: dict[str, None]) -> list[etree._Element]:
@@ -776,7 +791,7 @@ class _Package:
                 continue
             if not rel_id or rel_id in ids:
                 continue  # nothing can refer to it (or it is a second one of that id)
-            name = _resolve(posixpath.dirname(part), target)
+            name = self.target(part, rel)
             if kind in CARRIED_RELATIONSHIPS and (part == "") == (kind == OFFICE_DOCUMENT) \
                     and not self.problem(name, kind):
                 ids.add(rel_id)
@@ -797,15 +812,14 @@ class _Package:
         out, dropped, seen = [], set(), set()
         for rel in relationships:
             rel_id = str(rel.get("Id"))
-            same = (rel.get("Type"), _resolve(posixpath.dirname(part), rel.get("Target", "")))
+            same = (rel.get("Type"), self.target(part, rel))
             if same in seen and rel_id not in used:
                 continue  # a second relationship to the same part, of no use
             seen.add(same)
             if rel.get("Type") == IMAGE_RELATIONSHIP:
                 if rel_id not in used:
                     continue  # a picture nothing shows is not carried
-                name = _resolve(posixpath.dirname(part), rel.get("Target", ""))
-                problem = self._picture_problem(name)
+                problem = self._picture_problem(self.target(part, rel))
                 if problem:
                     diagnostics.warn(f"{problem}; the template's design is built without "
                                      "that picture", self.path)
@@ -839,46 +853,93 @@ class _Package:
         return ""
 
     def _written(self, main: str, trees: dict[str, etree._Element],
-                 kept: dict[str, list[etree._Element]]) -> bytes:
-        """The zip of the carried parts, their relationships and content types."""
+                 kept: dict[str, list[etree._Element]], homes: dict[str, str]) -> bytes:
+        """The zip of the carried parts (under their `homes`), their relationships and
+        content types."""
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-            target.writestr("[Content_Types].xml", self._carried_types(main, kept))
+            target.writestr("[Content_Types].xml", self._carried_types(main, kept, homes))
             for part, relationships in kept.items():
+                home = homes.get(part, "")
                 if part:
-                    target.writestr(part, _xml(trees[part]) if part in trees
+                    target.writestr(home, _xml(trees[part]) if part in trees
                                     else self.read(part))
                 if relationships or part == "":
                     root = etree.fromstring(f'<Relationships xmlns="{NS["rel"]}"/>')
                     for rel in relationships:
                         root.append(etree.Element(f"{{{NS['rel']}}}Relationship", {
-                            key: str(rel.get(key)) for key in ("Id", "Type", "Target")}))
-                    target.writestr(_rels_name(part), _xml(root))
+                            "Id": str(rel.get("Id")), "Type": str(rel.get("Type")),
+                            "Target": posixpath.relpath(homes[self.target(part, rel)],
+                                                        posixpath.dirname(home) or ".")}))
+                    target.writestr(_rels_name(home), _xml(root))
         return out.getvalue()
 
-    def _carried_types(self, main: str, kept: dict[str, list[etree._Element]]) -> bytes:
-        types = self._content_types()
-        extensions = {"rels", "xml"} | {posixpath.splitext(part)[1].lstrip(".").lower()
-                                        for part in kept if part}
-        parts = {part.casefold(): part for part in kept if part}
+    def _carried_types(self, main: str, kept: dict[str, list[etree._Element]],
+                       homes: dict[str, str]) -> bytes:
+        """The content types of the carried parts: one override each, by its home."""
         root = etree.fromstring(f'<Types xmlns="{NS["ct"]}"/>')
-        for default in types.iterfind("ct:Default", NS):
-            extension = default.get("Extension", "").lower()
-            if extension in extensions:
-                extensions.discard(extension)
-                root.append(etree.Element(f"{{{NS['ct']}}}Default", {
-                    "Extension": extension, "ContentType": default.get("ContentType", "")}))
-        for override in types.iterfind("ct:Override", NS):
-            name = parts.pop(override.get("PartName", "").lstrip("/").casefold(), None)
-            if name is not None:
-                content_type = self._content_type(name)
+        for extension, content_type in (
+                ("rels", "application/vnd.openxmlformats-package.relationships+xml"),
+                ("xml", "application/xml")):
+            root.append(etree.Element(f"{{{NS['ct']}}}Default", {
+                "Extension": extension, "ContentType": content_type}))
+        for part in kept:
+            if part:
                 root.append(etree.Element(f"{{{NS['ct']}}}Override", {
-                    "PartName": f"/{name}",
-                    "ContentType": PRESENTATION_MAIN if name == main else content_type}))
-        if main.casefold() in parts:  # its type came from a default: it is declared here
-            root.append(etree.Element(f"{{{NS['ct']}}}Override", {
-                "PartName": f"/{main}", "ContentType": PRESENTATION_MAIN}))
+                    "PartName": f"/{homes[part]}",
+                    "ContentType": PRESENTATION_MAIN if part == main
+                    else self._content_type(part)}))
         return _xml(root)
+
+
+#: Where a carried part of each relationship lives in a deck: its name when it has this
+#: form (a picture: any lower-case name in ppt/media), else the first free number in it. No
+#: carried part then clashes, even in case alone, with one python-pptx adds (slides,
+#: notes, pictures), or sits in a folder of other parts.
+HOMES: dict[str, str] = {
+    OFFICE_DOCUMENT: "ppt/presentation.xml",
+    **{f"{RELATIONSHIPS}{kind}": f"ppt/{kind}s/{kind}{{}}.xml" for kind in (
+        "slideMaster", "slideLayout", "notesMaster", "handoutMaster")},
+    THEME_RELATIONSHIP: "ppt/theme/theme{}.xml",
+    **{f"{RELATIONSHIPS}{kind}": f"ppt/{kind}.xml" for kind in (
+        "presProps", "viewProps", "tableStyles")},
+    IMAGE_RELATIONSHIP: "ppt/media/image{}.{}",
+}
+#: A carried picture's extension, by its content type.
+PICTURE_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpg",
+                      "image/gif": "gif", "image/bmp": "bmp", "image/tiff": "tiff",
+                      "image/x-emf": "emf", "image/x-wmf": "wmf"}
+
+
+def _homes(kinds: dict[str, str], content_type: Callable[[str], str]) -> dict[str, str]:
+    """The name each carried part (by the relationship it is carried as, `kinds`) has in
+    the deck (HOMES): its own when it fits, else the first free one."""
+    homes: dict[str, str] = {}
+    taken: set[str] = set()
+    moved: list[str] = []
+    for part, kind in kinds.items():
+        home = HOMES[kind]
+        extension = PICTURE_EXTENSIONS.get(content_type(part), "png")
+        pattern = re.escape(home).replace(r"\{\}", "{}").format(r"[1-9][0-9]{0,5}",
+                                                                 re.escape(extension))
+        if kind == IMAGE_RELATIONSHIP:  # any name in lower case (python-pptx adds imageN)
+            pattern = rf"ppt/media/[a-z0-9_-]{{1,64}}\.{re.escape(extension)}"
+        if re.fullmatch(pattern, part) and part.casefold() not in taken:
+            homes[part] = part
+            taken.add(part.casefold())
+        else:
+            moved.append(part)
+    for part in moved:
+        home = HOMES[kinds[part]]
+        extension = PICTURE_EXTENSIONS.get(content_type(part), "png")
+        if "{}" not in home:  # a second part of a kind there is one of
+            home = home.replace(".xml", "{}.xml")
+        number = 1
+        while home.format(number, extension).casefold() in taken:
+            number += 1
+        homes[part] = home.format(number, extension)
+        taken.add(homes[part].casefold())
+    return homes
 
 
 def _xml(root: etree._Element) -> bytes:
@@ -1006,10 +1067,11 @@ def _remove(element: etree._Element) -> None:
 
 def _valid_part_name(name: str) -> bool:
     """Whether a resolved target is a part name a package may hold: no empty, `.` or `..`
-    segment (nothing outside the package), no `:` (no URL or drive), no backslash and no
-    control character."""
-    return bool(name) and not re.search(r"[:\\\x00-\x1f\x7f]", name) and all(
-        segment and not segment.endswith(".") for segment in name.split("/"))
+    segment (nothing outside the package), no `:` (no URL or drive), no backslash, no
+    control character, no `[` or `]` (no [Content_Types].xml) and no relationships part."""
+    return bool(name) and not re.search(r"[:\\\x00-\x1f\x7f\[\]]", name) and all(
+        segment and not segment.endswith(".") and segment.casefold() != "_rels"
+        for segment in name.split("/")) and not name.casefold().endswith(".rels")
 
 
 def _resolve(folder: str, target: str) -> str:

@@ -1180,6 +1180,7 @@ def test_strict_relationship_attributes_are_unlinked_alike(
     assert master.find(f".//{{{A}}}hlinkClick") is None
 
 
+@pytest.mark.invalid_deck("tags.pptx")
 def test_tags_go_quietly_and_a_url_target_is_an_external_link(
         tmp_path: Path, note: Path, base_template: Path) -> None:
     """Tags an add-in keeps on a placeholder are left out without a word; a picture whose
