@@ -1207,3 +1207,49 @@ def test_tags_go_quietly_and_a_url_target_is_an_external_link(
     assert len(links) == 1 and "(1 left out: http://127.0.0.1:9/a.png)" in links[0], stderr
     assert not [name for name in package.namelist() if "tags" in name]
     assert b"127.0.0.1" not in package.read("ppt/slideMasters/_rels/slideMaster1.xml.rels")
+
+
+def assert_no_names_alike(package: zipfile.ZipFile) -> None:
+    folded = [name.casefold() for name in package.namelist()]
+    assert len(folded) == len(set(folded)), sorted(package.namelist())
+
+
+@pytest.mark.invalid_deck("case.pptx")
+def test_part_names_that_differ_in_case_alone_are_one_part(
+        tmp_path: Path, note: Path, base_template: Path) -> None:
+    """A layout stored among the slides in capitals goes to the layouts' folder (python-pptx
+    adds ppt/slides/slide1.xml); a theme relationship to THEME1.xml beside theme1.xml
+    reaches one theme; [Content_Types].xml is no part to carry."""
+    def edit(parts: dict[str, bytes]) -> None:
+        parts["ppt/slides/SLIDE1.xml"] = parts.pop(LAYOUT)
+        parts["ppt/slides/_rels/SLIDE1.xml.rels"] = parts.pop(
+            "ppt/slideLayouts/_rels/slideLayout1.xml.rels")
+        parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+            f"/{LAYOUT}".encode(), b"/ppt/slides/SLIDE1.xml")
+        rels = "ppt/slideMasters/_rels/slideMaster1.xml.rels"
+        parts[rels] = parts[rels].replace(b"../slideLayouts/slideLayout1.xml",
+                                          b"../slides/SLIDE1.xml")
+        parts["ppt/theme/THEME1.xml"] = parts["ppt/theme/theme1.xml"]
+        add_relationships(parts, "ppt/slides/SLIDE1.xml",
+                          f'<Relationship Id="rId90" Type="{RELS}theme" '
+                          'Target="../theme/THEME1.xml"/>')
+        add_relationships(parts, "ppt/presentation.xml",
+                          f'<Relationship Id="rId91" Type="{RELS}viewProps" '
+                          'Target="/[Content_Types].xml"/>')
+        add_types(parts, '<Override PartName="/[Content_Types].xml" ContentType="application/'
+                         'vnd.openxmlformats-officedocument.presentationml.viewProps+xml"/>')
+
+    template = edited_template(base_template, tmp_path / "case.pptx", edit)
+    stderr, package = build_on(template, note, tmp_path / "out.pptx")
+    assert_no_names_alike(package)
+    names = package.namelist()
+    assert names.count("[Content_Types].xml") == 1
+    assert [name for name in names if "theme/theme" in name.casefold()
+            and not name.endswith(".rels")] == ["ppt/theme/theme1.xml", "ppt/theme/theme2.xml"]
+    slides = [name for name in names if name.startswith("ppt/slides/")
+              and name.endswith(".xml")]
+    for name in slides:
+        assert package.read(name).count(b"<p:sld ") == 1, name
+    layouts = [name for name in names if re.fullmatch(r"ppt/slideLayouts/slideLayout\d+\.xml",
+                                                      name)]
+    assert len(layouts) == 11 and "[Content_Types].xml" in stderr
