@@ -553,8 +553,9 @@ class _Package:
         self.parts: dict[str, bytes] = {}
         self.unpacked = self.unpacked_xml = 0
         self.types: etree._Element | None = None
-        #: The content types by part name (case folded) and by extension (lower case).
+        #: The content types by part name (as spelled, and case folded) and by extension.
         self.overrides: dict[str, str] | None = None
+        self.exact: dict[str, str] = {}
         self.defaults: dict[str, str] = {}
         self.relationship_lists: dict[str, list[etree._Element]] = {}
         if _directory_size(data) > MAX_DIRECTORY_BYTES:
@@ -666,8 +667,9 @@ class _Package:
         return None
 
     def _known(self, name: str) -> str:
-        """The package's own spelling of a part name (they ignore case)."""
-        return self.folded.get(name.casefold(), name)
+        """The package's own spelling of a part name (they ignore case): the name when
+        the package has it as spelled, else the first that differs in case alone."""
+        return name if name in self.names else self.folded.get(name.casefold(), name)
 
     def target(self, part: str, rel: etree._Element) -> str:
         """The part a relationship of `part` targets, as the package spells it."""
@@ -699,13 +701,14 @@ class _Package:
             types = self._content_types()
             self.overrides = {}
             for override in types.iterfind("ct:Override", NS):
-                # part names are compared without regard to case
-                self.overrides.setdefault(override.get("PartName", "").lstrip("/").casefold(),
-                                          override.get("ContentType", ""))
+                # part names are compared without regard to case, an exact one first
+                name = override.get("PartName", "").lstrip("/")
+                self.exact.setdefault(name, override.get("ContentType", ""))
+                self.overrides.setdefault(name.casefold(), override.get("ContentType", ""))
             for default in types.iterfind("ct:Default", NS):
                 self.defaults.setdefault(default.get("Extension", "").lower(),
                                          default.get("ContentType", ""))
-        known = self.overrides.get(part.casefold())
+        known = self.exact.get(part, self.overrides.get(part.casefold()))
         if known is not None:
             return known
         return self.defaults.get(posixpath.splitext(part)[1].lstrip(".").lower(), "")
