@@ -88,8 +88,8 @@ TOTAL_RATIO_FLOOR = 32 * 2**20
 MAX_XML_PART_BYTES = 4 * 2**20
 MAX_XML_BYTES = 16 * 2**20
 MAX_DIRECTORY_BYTES = 2**20
-#: The start of a target that is a URL (or a drive), not a part name.
-URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+#: The start of a target that is a URL, a drive or a network path, not a part name.
+URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:|//|\\\\")
 #: The relationships one part may have (a master has a few dozen): more is refused.
 MAX_RELATIONSHIPS = 10_000
 #: The slide sizes (EMU) a template may have, as a theme's slide.width and slide.height;

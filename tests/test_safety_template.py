@@ -1184,8 +1184,8 @@ def test_strict_relationship_attributes_are_unlinked_alike(
 def test_tags_go_quietly_and_a_url_target_is_an_external_link(
         tmp_path: Path, note: Path, base_template: Path) -> None:
     """Tags an add-in keeps on a placeholder are left out without a word; a picture whose
-    target is a URL (without TargetMode="External") is named among the external links, not
-    as a part left out."""
+    target is a URL or a network path (without TargetMode="External") is named among the
+    external links, not as a part left out."""
     def edit(parts: dict[str, bytes]) -> None:
         master, count = re.subn(rb'(<p:ph type="title"/>)', rb'\1<p:custDataLst>'
                                 rb'<p:tags r:id="rId81"/></p:custDataLst>', parts[MASTER])
@@ -1193,8 +1193,10 @@ def test_tags_go_quietly_and_a_url_target_is_an_external_link(
         parts[MASTER] = master
         add_relationships(parts, MASTER, (
             f'<Relationship Id="rId81" Type="{RELS}tags" Target="../tags/tag1.xml"/>'
-            f'<Relationship Id="rId82" Type="{RELS}image" Target="http://127.0.0.1:9/a.png"/>'))
-        add_shapes(parts, MASTER, picture_shape(982, "Remote", "rId82"))
+            f'<Relationship Id="rId82" Type="{RELS}image" Target="http://127.0.0.1:9/a.png"/>'
+            f'<Relationship Id="rId83" Type="{RELS}image" Target="//127.0.0.1/share/b.png"/>'))
+        add_shapes(parts, MASTER, picture_shape(982, "Remote", "rId82")
+                   + picture_shape(983, "Share", "rId83"))
         parts["ppt/tags/tag1.xml"] = (f'<p:tagLst xmlns:p="{P}"><p:tag name="X" val="1"/>'
                                       "</p:tagLst>").encode()
         add_types(parts, '<Override PartName="/ppt/tags/tag1.xml" ContentType="application/'
@@ -1204,7 +1206,8 @@ def test_tags_go_quietly_and_a_url_target_is_an_external_link(
     stderr, package = build_on(template, note, tmp_path / "out.pptx")
     assert "parts a deck does not need" not in stderr, stderr
     links = [line for line in stderr.splitlines() if "external links" in line]
-    assert len(links) == 1 and "(1 left out: http://127.0.0.1:9/a.png)" in links[0], stderr
+    assert len(links) == 1 and ("(2 left out: //127.0.0.1/share/b.png, "
+                                "http://127.0.0.1:9/a.png)") in links[0], stderr
     assert not [name for name in package.namelist() if "tags" in name]
     assert b"127.0.0.1" not in package.read("ppt/slideMasters/_rels/slideMaster1.xml.rels")
 
