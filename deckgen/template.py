@@ -8,6 +8,7 @@ import re
 import warnings
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,8 @@ NS = {
     "ct": "http://schemas.openxmlformats.org/package/2006/content-types",
 }
 R_ID = f"{{{NS['r']}}}id"
+#: The namespaces of `r:` attributes (relationship ids): transitional and strict.
+R_PREFIXES = (f"{{{NS['r']}}}", "{http://purl.oclc.org/ooxml/officeDocument/relationships}")
 PRESENTATION_MAIN = ("application/vnd.openxmlformats-officedocument.presentationml."
                      "presentation.main+xml")
 #: Main content types python-pptx refuses but that hold the same presentation: a template
@@ -62,10 +65,11 @@ CARRIED_RELATIONSHIPS = frozenset(CARRIED_TYPES)
 #: The picture formats a carried picture may be (as Pillow names them; WMF covers EMF).
 PICTURE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WMF")
 #: Parts every saved presentation has that a deck does not carry, left out without a word:
-#: the sample slides (and their notes), the document properties and the thumbnail.
+#: the sample slides (and their notes), the document properties and the thumbnail; and the
+#: tags add-ins keep on shapes and placeholders (their data, of no use to a deck).
 QUIETLY_LEFT = frozenset(f"{RELATIONSHIPS}{kind}" for kind in (
     "slide", "notesSlide", "extended-properties", "custom-properties", "commentAuthors",
-    "printerSettings")) | {
+    "printerSettings", "tags")) | {
     "http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties",
     "http://schemas.openxmlformats.org/package/2006/relationships/metadata/thumbnail"}
 #: Caps on what a template unpacks to, checked against the sizes the zip declares and
@@ -84,6 +88,10 @@ TOTAL_RATIO_FLOOR = 32 * 2**20
 MAX_XML_PART_BYTES = 4 * 2**20
 MAX_XML_BYTES = 16 * 2**20
 MAX_DIRECTORY_BYTES = 2**20
+#: The start of a target that is a URL, a drive or a network path, not a part name.
+URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:|//|\\\\")
+#: The relationships one part may have (a master has a few dozen): more is refused.
+MAX_RELATIONSHIPS = 10_000
 #: The slide sizes (EMU) a template may have, as a theme's slide.width and slide.height;
 #: another size (or one that is not a number) gives the default 16:9 slide, with a warning.
 SLIDE_WIDTHS = (4 * EMU_PER_INCH, 56 * EMU_PER_INCH)
@@ -545,12 +553,21 @@ class _Package:
         self.parts: dict[str, bytes] = {}
         self.unpacked = self.unpacked_xml = 0
         self.types: etree._Element | None = None
+        #: The content types by part name (as spelled, and case folded) and by extension.
+        self.overrides: dict[str, str] | None = None
+        self.exact: dict[str, str] = {}
+        self.defaults: dict[str, str] = {}
+        self.relationship_lists: dict[str, list[etree._Element]] = {}
         if _directory_size(data) > MAX_DIRECTORY_BYTES:
             raise DeckgenError(f"template refused: its zip directory is larger than "
                                f"{_megabytes(MAX_DIRECTORY_BYTES)} (too many parts)", path)
         try:
             self.zip = zipfile.ZipFile(io.BytesIO(data))
             self.names = set(self.zip.namelist())
+            #: Part names are compared without regard to case: the first of a name is it.
+            self.folded: dict[str, str] = {}
+            for name in self.zip.namelist():
+                self.folded.setdefault(name.casefold(), name)
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise DeckgenError("not a valid .pptx or .potx: the file is not a zip package "
                                f"({exc})", path) from exc
@@ -625,20 +642,38 @@ class _Package:
         for rel in self._relationships(part):
             if rel.get("TargetMode") == "External":
                 continue
-            out[rel.get("Id", "")] = _resolve(folder, rel.get("Target", ""))
+            out[rel.get("Id", "")] = self._known(_resolve(folder, rel.get("Target", "")))
         return out
 
     def _relationships(self, part: str) -> list[etree._Element]:
+        """The part's relationships, read once; more than MAX_RELATIONSHIPS is an error."""
+        known = self.relationship_lists.get(part)
+        if known is not None:
+            return known
         rels_name = _rels_name(part)
         if rels_name not in self.names:
             return []
-        return list(self.xml(rels_name).iterfind("rel:Relationship", NS))
+        relationships = list(self.xml(rels_name).iterfind("rel:Relationship", NS))
+        if len(relationships) > MAX_RELATIONSHIPS:
+            raise DeckgenError(f"template refused: part {rels_name} has more than "
+                               f"{MAX_RELATIONSHIPS:,} relationships", self.path)
+        self.relationship_lists[part] = relationships
+        return relationships
 
     def related(self, part: str, relationship: str) -> str | None:
         for rel in self._relationships(part):
             if rel.get("Type") == relationship and rel.get("TargetMode") != "External":
-                return _resolve(posixpath.dirname(part), rel.get("Target", ""))
+                return self.target(part, rel)
         return None
+
+    def _known(self, name: str) -> str:
+        """The package's own spelling of a part name (they ignore case): the name when
+        the package has it as spelled, else the first that differs in case alone."""
+        return name if name in self.names else self.folded.get(name.casefold(), name)
+
+    def target(self, part: str, rel: etree._Element) -> str:
+        """The part a relationship of `part` targets, as the package spells it."""
+        return self._known(_resolve(posixpath.dirname(part), rel.get("Target", "")))
 
     def main_part(self) -> str:
         """The presentation part's name (its content type may be a template's, a slide
@@ -660,17 +695,23 @@ class _Package:
         return self.types
 
     def _content_type(self, part: str) -> str:
-        """A part's content type: its override, else the default for its extension."""
-        types = self._content_types()
-        folded = part.casefold()  # part names are compared without regard to case
-        for override in types.iterfind("ct:Override", NS):
-            if override.get("PartName", "").lstrip("/").casefold() == folded:
-                return override.get("ContentType", "")
-        extension = posixpath.splitext(part)[1].lstrip(".").lower()
-        for default in types.iterfind("ct:Default", NS):
-            if default.get("Extension", "").lower() == extension:
-                return default.get("ContentType", "")
-        return ""
+        """A part's content type: its override, else the default for its extension (the
+        first of each, looked up in maps made once)."""
+        if self.overrides is None:
+            types = self._content_types()
+            self.overrides = {}
+            for override in types.iterfind("ct:Override", NS):
+                # part names are compared without regard to case, an exact one first
+                name = override.get("PartName", "").lstrip("/")
+                self.exact.setdefault(name, override.get("ContentType", ""))
+                self.overrides.setdefault(name.casefold(), override.get("ContentType", ""))
+            for default in types.iterfind("ct:Default", NS):
+                self.defaults.setdefault(default.get("Extension", "").lower(),
+                                         default.get("ContentType", ""))
+        known = self.exact.get(part, self.overrides.get(part.casefold()))
+        if known is not None:
+            return known
+        return self.defaults.get(posixpath.splitext(part)[1].lstrip(".").lower(), "")
 
     def problem(self, name: str, kind: str) -> str:
         """Why the part `name` cannot be carried as the target of a `kind` relationship
@@ -708,8 +749,10 @@ class _Package:
         kept: dict[str, list[etree._Element]] = {}
         trees: dict[str, etree._Element] = {}
         external: list[str] = []
-        left: list[str] = []
+        left: dict[str, None] = {}  # the names, in order
         todo = [("", False)]
+        queued = {""}
+        kinds: dict[str, str] = {}  # the relationship each part is carried as
         while todo:
             part, picture = todo.pop(0)
             if picture:  # a leaf: a picture's relationships are not carried
@@ -721,8 +764,10 @@ class _Package:
                 relationships = self._shown(part, root, relationships, diagnostics)
             kept[part] = relationships
             for rel in relationships:
-                name = _resolve(posixpath.dirname(part), rel.get("Target", ""))
-                if name not in kept and all(name != queued for queued, _ in todo):
+                name = self.target(part, rel)
+                if name not in queued:
+                    queued.add(name)
+                    kinds[name] = rel.get("Type", "")
                     todo.append((name, rel.get("Type") == IMAGE_RELATIONSHIP))
         if external:
             shown = ", ".join(sorted({_shortened(target) for target in external})[:3])
@@ -732,11 +777,11 @@ class _Package:
             more = f" and {len(left) - 5} more" if len(left) > 5 else ""
             diagnostics.warn("template parts a deck does not need are not carried into it "
                              f"(macros, embedded objects, controls and other data): "
-                             f"{', '.join(left[:5])}{more}", self.path)
-        return self._written(main, trees, kept)
+                             f"{', '.join(list(left)[:5])}{more}", self.path)
+        return self._written(main, trees, kept, _homes(kinds, self._content_type))
 
     def _kept_relationships(self, part: str, external: list[str],
-                            left: list[str]) -> list[etree._Element]:
+                            left: dict[str, None]) -> list[etree._Element]:
         """The relationships of `part` that are carried: internal, with an id of their
         own, one of CARRIED_TYPES (from the package only to its main part) to a part of
         its content type; `external` and `left` hear of the others."""
@@ -744,36 +789,40 @@ class _Package:
         ids: set[str] = set()
         for rel in self._relationships(part):
             kind, target, rel_id = rel.get("Type", ""), rel.get("Target", ""), rel.get("Id")
-            if rel.get("TargetMode") == "External":
-                external.append(target)
+            if rel.get("TargetMode") == "External" or URL_SCHEME.match(target):
+                external.append(target)  # a URL is external whatever its mode says
                 continue
             if not rel_id or rel_id in ids:
                 continue  # nothing can refer to it (or it is a second one of that id)
-            name = _resolve(posixpath.dirname(part), target)
+            name = self.target(part, rel)
             if kind in CARRIED_RELATIONSHIPS and (part == "") == (kind == OFFICE_DOCUMENT) \
                     and not self.problem(name, kind):
                 ids.add(rel_id)
                 out.append(rel)
-            elif kind not in QUIETLY_LEFT and _shortened(name) not in left:
-                left.append(_shortened(name))
+            elif kind not in QUIETLY_LEFT:
+                left[_shortened(name)] = None
         return out
 
     def _shown(self, part: str, root: etree._Element, relationships: list[etree._Element],
                diagnostics: Diagnostics) -> list[etree._Element]:
         """The relationships of `part` left once what refers to no kept relationship is
         unlinked from its XML (`root`, edited in place): a picture only when something
-        the part keeps shows it and it is a picture within the caps (else a warning)."""
+        the part keeps shows it and it is a picture within the caps (else a warning), and
+        one relationship of a type to a part unless the XML refers to the others."""
         ids = {str(rel.get("Id")) for rel in relationships}
         _unlink(root, ids)
         used = _references(root)
-        out, dropped = [], set()
+        out, dropped, seen = [], set(), set()
         for rel in relationships:
             rel_id = str(rel.get("Id"))
+            same = (rel.get("Type"), self.target(part, rel))
+            if same in seen and rel_id not in used:
+                continue  # a second relationship to the same part, of no use
+            seen.add(same)
             if rel.get("Type") == IMAGE_RELATIONSHIP:
                 if rel_id not in used:
                     continue  # a picture nothing shows is not carried
-                name = _resolve(posixpath.dirname(part), rel.get("Target", ""))
-                problem = self._picture_problem(name)
+                problem = self._picture_problem(self.target(part, rel))
                 if problem:
                     diagnostics.warn(f"{problem}; the template's design is built without "
                                      "that picture", self.path)
@@ -807,46 +856,93 @@ class _Package:
         return ""
 
     def _written(self, main: str, trees: dict[str, etree._Element],
-                 kept: dict[str, list[etree._Element]]) -> bytes:
-        """The zip of the carried parts, their relationships and content types."""
+                 kept: dict[str, list[etree._Element]], homes: dict[str, str]) -> bytes:
+        """The zip of the carried parts (under their `homes`), their relationships and
+        content types."""
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-            target.writestr("[Content_Types].xml", self._carried_types(main, kept))
+            target.writestr("[Content_Types].xml", self._carried_types(main, kept, homes))
             for part, relationships in kept.items():
+                home = homes.get(part, "")
                 if part:
-                    target.writestr(part, _xml(trees[part]) if part in trees
+                    target.writestr(home, _xml(trees[part]) if part in trees
                                     else self.read(part))
                 if relationships or part == "":
                     root = etree.fromstring(f'<Relationships xmlns="{NS["rel"]}"/>')
                     for rel in relationships:
                         root.append(etree.Element(f"{{{NS['rel']}}}Relationship", {
-                            key: str(rel.get(key)) for key in ("Id", "Type", "Target")}))
-                    target.writestr(_rels_name(part), _xml(root))
+                            "Id": str(rel.get("Id")), "Type": str(rel.get("Type")),
+                            "Target": posixpath.relpath(homes[self.target(part, rel)],
+                                                        posixpath.dirname(home) or ".")}))
+                    target.writestr(_rels_name(home), _xml(root))
         return out.getvalue()
 
-    def _carried_types(self, main: str, kept: dict[str, list[etree._Element]]) -> bytes:
-        types = self._content_types()
-        extensions = {"rels", "xml"} | {posixpath.splitext(part)[1].lstrip(".").lower()
-                                        for part in kept if part}
-        parts = {part.casefold(): part for part in kept if part}
+    def _carried_types(self, main: str, kept: dict[str, list[etree._Element]],
+                       homes: dict[str, str]) -> bytes:
+        """The content types of the carried parts: one override each, by its home."""
         root = etree.fromstring(f'<Types xmlns="{NS["ct"]}"/>')
-        for default in types.iterfind("ct:Default", NS):
-            extension = default.get("Extension", "").lower()
-            if extension in extensions:
-                extensions.discard(extension)
-                root.append(etree.Element(f"{{{NS['ct']}}}Default", {
-                    "Extension": extension, "ContentType": default.get("ContentType", "")}))
-        for override in types.iterfind("ct:Override", NS):
-            name = parts.pop(override.get("PartName", "").lstrip("/").casefold(), None)
-            if name is not None:
-                content_type = self._content_type(name)
+        for extension, content_type in (
+                ("rels", "application/vnd.openxmlformats-package.relationships+xml"),
+                ("xml", "application/xml")):
+            root.append(etree.Element(f"{{{NS['ct']}}}Default", {
+                "Extension": extension, "ContentType": content_type}))
+        for part in kept:
+            if part:
                 root.append(etree.Element(f"{{{NS['ct']}}}Override", {
-                    "PartName": f"/{name}",
-                    "ContentType": PRESENTATION_MAIN if name == main else content_type}))
-        if main.casefold() in parts:  # its type came from a default: it is declared here
-            root.append(etree.Element(f"{{{NS['ct']}}}Override", {
-                "PartName": f"/{main}", "ContentType": PRESENTATION_MAIN}))
+                    "PartName": f"/{homes[part]}",
+                    "ContentType": PRESENTATION_MAIN if part == main
+                    else self._content_type(part)}))
         return _xml(root)
+
+
+#: Where a carried part of each relationship lives in a deck: its name when it has this
+#: form (a picture: any lower-case name in ppt/media), else the first free number in it. No
+#: carried part then clashes, even in case alone, with one python-pptx adds (slides,
+#: notes, pictures), or sits in a folder of other parts.
+HOMES: dict[str, str] = {
+    OFFICE_DOCUMENT: "ppt/presentation.xml",
+    **{f"{RELATIONSHIPS}{kind}": f"ppt/{kind}s/{kind}{{}}.xml" for kind in (
+        "slideMaster", "slideLayout", "notesMaster", "handoutMaster")},
+    THEME_RELATIONSHIP: "ppt/theme/theme{}.xml",
+    **{f"{RELATIONSHIPS}{kind}": f"ppt/{kind}.xml" for kind in (
+        "presProps", "viewProps", "tableStyles")},
+    IMAGE_RELATIONSHIP: "ppt/media/image{}.{}",
+}
+#: A carried picture's extension, by its content type.
+PICTURE_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpg",
+                      "image/gif": "gif", "image/bmp": "bmp", "image/tiff": "tiff",
+                      "image/x-emf": "emf", "image/x-wmf": "wmf"}
+
+
+def _homes(kinds: dict[str, str], content_type: Callable[[str], str]) -> dict[str, str]:
+    """The name each carried part (by the relationship it is carried as, `kinds`) has in
+    the deck (HOMES): its own when it fits, else the first free one."""
+    homes: dict[str, str] = {}
+    taken: set[str] = set()
+    moved: list[str] = []
+    for part, kind in kinds.items():
+        home = HOMES[kind]
+        extension = PICTURE_EXTENSIONS.get(content_type(part), "png")
+        pattern = re.escape(home).replace(r"\{\}", "{}").format(r"[1-9][0-9]{0,5}",
+                                                                 re.escape(extension))
+        if kind == IMAGE_RELATIONSHIP:  # any name in lower case (python-pptx adds imageN)
+            pattern = rf"ppt/media/[a-z0-9_-]{{1,64}}\.{re.escape(extension)}"
+        if re.fullmatch(pattern, part) and part.casefold() not in taken:
+            homes[part] = part
+            taken.add(part.casefold())
+        else:
+            moved.append(part)
+    for part in moved:
+        home = HOMES[kinds[part]]
+        extension = PICTURE_EXTENSIONS.get(content_type(part), "png")
+        if "{}" not in home:  # a second part of a kind there is one of
+            home = home.replace(".xml", "{}.xml")
+        number = 1
+        while home.format(number, extension).casefold() in taken:
+            number += 1
+        homes[part] = home.format(number, extension)
+        taken.add(homes[part].casefold())
+    return homes
 
 
 def _xml(root: etree._Element) -> bytes:
@@ -875,9 +971,8 @@ HYPERLINKS = ("hlinkClick", "hlinkHover", "hlinkMouseOver")
 
 def _references(root: etree._Element) -> set[str]:
     """The relationship ids the XML refers to (its `r:` attributes)."""
-    prefix = f"{{{NS['r']}}}"
     return {str(value) for element in root.iter() if isinstance(element.tag, str)
-            for key, value in element.attrib.items() if str(key).startswith(prefix)}
+            for key, value in element.attrib.items() if str(key).startswith(R_PREFIXES)}
 
 
 def _unlink(root: etree._Element, kept: set[str]) -> None:
@@ -888,10 +983,10 @@ def _unlink(root: etree._Element, kept: set[str]) -> None:
     one stays), a custom data tag, a slide id, an embedded font; a master's transition
     sound or animation timing goes whole, and so does a shape that cannot exist without
     the part (WHOLE_SHAPE: an embedded object, a control, a video ...)."""
-    prefix = f"{{{NS['r']}}}"
     found = [(element, str(key)) for element in root.iter() if isinstance(element.tag, str)
              for key, value in element.attrib.items()
-             if str(key).startswith(prefix) and value and str(value) not in kept]
+             if str(key).startswith(R_PREFIXES) and value and str(value) not in kept]
+    parents: dict[int, etree._Element] = {}  # each parent is tidied once, at the end
     for element, key in found:
         if not _inside(element, root):
             continue  # gone with what held it
@@ -909,6 +1004,10 @@ def _unlink(root: etree._Element, kept: set[str]) -> None:
             _remove(timing)
         else:
             _remove(element)
+            if parent is not None:
+                parents.setdefault(id(parent), parent)
+    for parent in parents.values():
+        if _inside(parent, root):
             _tidy_after(parent)
 
 
@@ -921,7 +1020,8 @@ def _tidy_after(parent: etree._Element | None) -> None:
         children = [etree.QName(child).localname for child in node
                     if isinstance(child.tag, str)]
         useless = (
-            (local in HYPERLINKS and not children and not node.get(f"{{{NS['r']}}}id")
+            (local in HYPERLINKS and not children
+             and not any(node.get(f"{prefix}id") for prefix in R_PREFIXES)
              and not node.get("action"))
             or (local == "embeddedFont" and set(children) <= {"font"})
             or (local in EMPTIED and not children))
@@ -970,10 +1070,11 @@ def _remove(element: etree._Element) -> None:
 
 def _valid_part_name(name: str) -> bool:
     """Whether a resolved target is a part name a package may hold: no empty, `.` or `..`
-    segment (nothing outside the package), no `:` (no URL or drive), no backslash and no
-    control character."""
-    return bool(name) and not re.search(r"[:\\\x00-\x1f\x7f]", name) and all(
-        segment and not segment.endswith(".") for segment in name.split("/"))
+    segment (nothing outside the package), no `:` (no URL or drive), no backslash, no
+    control character, no `[` or `]` (no [Content_Types].xml) and no relationships part."""
+    return bool(name) and not re.search(r"[:\\\x00-\x1f\x7f\[\]]", name) and all(
+        segment and not segment.endswith(".") and segment.casefold() != "_rels"
+        for segment in name.split("/")) and not name.casefold().endswith(".rels")
 
 
 def _resolve(folder: str, target: str) -> str:

@@ -877,8 +877,10 @@ def test_targets_outside_the_package_and_dangling_references_are_removed(
     assert b'name="Escape"' in master and b'name="Dangling"' in master
     fine = [name for name in package.namelist() if name.startswith("ppt/media/fine")]
     assert len(fine) == 1
-    dropped = [line for line in stderr.splitlines() if "not carried" in line]
-    assert len(dropped) == 1 and "../evil.png" in dropped[0]
+    dropped = [line for line in stderr.splitlines() if "parts a deck does not need" in line]
+    assert len(dropped) == 1 and "../evil.png" in dropped[0] and "file:" not in dropped[0]
+    links = [line for line in stderr.splitlines() if "external links" in line]
+    assert len(links) == 1 and "(1 left out: file:/" in links[0]
 
 
 @pytest.mark.parametrize("part", ["ppt/theme/theme1.xml", "ppt/presProps.xml",
@@ -1086,3 +1088,175 @@ def test_many_small_parts_that_expand_are_refused_together(
                         r"than 100 times the template's size \(a zip bomb\?\)\n",
                         result.stderr), result.stderr
     assert previous_deck.read_bytes() == b"the previous deck"
+
+
+# --- templates that would take long: many references, relationships or types -------------
+
+
+def test_many_unknown_references_are_unlinked_in_linear_time(
+        tmp_path: Path, note: Path, base_template: Path) -> None:
+    """20,000 custom data tags of no relationship in one list (a 0.5 MB template) go, and
+    the emptied list with them, in about a second: each parent is tidied once."""
+    def edit(parts: dict[str, bytes]) -> None:
+        tags = "".join(f'<p:custData r:id="x{number}"/>' for number in range(20_000))
+        listed = rf"\1<p:custDataLst>{tags}</p:custDataLst>".encode()
+        master, count = re.subn(rb'(<p:ph type="title"/>)', listed, parts[MASTER])
+        assert count == 1
+        parts[MASTER] = master
+
+    template = edited_template(base_template, tmp_path / "tags.pptx", edit)
+    out = tmp_path / "out.pptx"
+    result = run_bounded("build", note, "-o", out, "--template", template, seconds=20)
+    assert result.returncode == 0, result.stderr
+    master = zipfile.ZipFile(out).read(MASTER)
+    assert b"custDataLst" not in master and b'r:id="x' not in master
+
+
+def many_types_and_themes(parts: dict[str, bytes], relationships: int) -> None:
+    """25,000 content types of parts that are not there, and `relationships` relationships
+    of the master to its theme."""
+    junk = "".join(f'<Override PartName="/x/{number}.xml" ContentType="application/xml"/>'
+                   for number in range(25_000))
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+        b"<Override", junk.encode() + b"<Override", 1)  # before the parts' own
+    add_relationships(parts, MASTER, "".join(
+        f'<Relationship Id="t{number}" Type="{RELS}theme" Target="../theme/theme1.xml"/>'
+        for number in range(relationships)))
+
+
+@pytest.mark.invalid_deck("types.pptx")
+def test_many_content_types_and_relationships_are_read_in_linear_time(
+        tmp_path: Path, note: Path, base_template: Path) -> None:
+    """Each relationship's content type is looked up in a map made once: 25,000 types and
+    9,000 relationships (some 0.3 MB) take seconds, not the hours of 25,000 x 9,000; the
+    master keeps one relationship to its theme."""
+    template = edited_template(base_template, tmp_path / "types.pptx",
+                               lambda parts: many_types_and_themes(parts, 9_000))
+    out = tmp_path / "out.pptx"
+    result = run_bounded("build", note, "-o", out, "--template", template, seconds=30)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    package = zipfile.ZipFile(out)
+    assert package.read("[Content_Types].xml").count(b"<Override") < 100
+    assert package.read("ppt/slideMasters/_rels/slideMaster1.xml.rels").count(
+        b"relationships/theme") == 1
+
+
+@pytest.mark.invalid_deck("themes.pptx", "out.pptx")
+def test_part_of_too_many_relationships_is_refused(
+        tmp_path: Path, note: Path, base_template: Path, previous_deck: Path) -> None:
+    template = edited_template(base_template, tmp_path / "themes.pptx",
+                               lambda parts: many_types_and_themes(parts, 10_001))
+    result = run_bounded("build", note, "-o", previous_deck, "--template", template,
+                         seconds=30)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip() == (
+        f"deckgen: error: {template}: template refused: part "
+        "ppt/slideMasters/_rels/slideMaster1.xml.rels has more than 10,000 relationships")
+    assert previous_deck.read_bytes() == b"the previous deck"
+
+
+def test_strict_relationship_attributes_are_unlinked_alike(
+        tmp_path: Path, note: Path, base_template: Path) -> None:
+    """`r:` attributes in the Strict namespace refer to relationships too: one to an
+    external link and one to no relationship go, as in the transitional namespace."""
+    strict = "http://purl.oclc.org/ooxml/officeDocument/relationships"
+
+    def edit(parts: dict[str, bytes]) -> None:
+        add_relationships(parts, MASTER, f'<Relationship Id="rId88" Type="{RELS}hyperlink" '
+                          'Target="http://127.0.0.1:9/x" TargetMode="External"/>')
+        add_shapes(parts, MASTER, text_shape(
+            988, "Strict", f'<a:hlinkClick xmlns:s="{strict}" s:id="rId88"/>')
+                   + picture_shape(989, "Missing", "rId4").replace(
+                       'r:embed="rId4"', f'xmlns:s="{strict}" s:embed="rId999"'))
+
+    template = edited_template(base_template, tmp_path / "strict.pptx", edit)
+    _, package = build_on(template, note, tmp_path / "out.pptx")
+    master = etree.fromstring(package.read(MASTER))
+    names = {shape.get("name") for shape in master.iter(f"{{{P}}}cNvPr")}
+    assert {"Strict", "Missing"} <= names
+    assert [key for element in master.iter() for key in element.attrib
+            if key.startswith(f"{{{strict}}}")] == []
+    assert master.find(f".//{{{A}}}hlinkClick") is None
+
+
+@pytest.mark.invalid_deck("tags.pptx")
+def test_tags_go_quietly_and_a_url_target_is_an_external_link(
+        tmp_path: Path, note: Path, base_template: Path) -> None:
+    """Tags an add-in keeps on a placeholder are left out without a word; a picture whose
+    target is a URL or a network path (without TargetMode="External") is named among the
+    external links, not as a part left out."""
+    def edit(parts: dict[str, bytes]) -> None:
+        master, count = re.subn(rb'(<p:ph type="title"/>)', rb'\1<p:custDataLst>'
+                                rb'<p:tags r:id="rId81"/></p:custDataLst>', parts[MASTER])
+        assert count == 1
+        parts[MASTER] = master
+        add_relationships(parts, MASTER, (
+            f'<Relationship Id="rId81" Type="{RELS}tags" Target="../tags/tag1.xml"/>'
+            f'<Relationship Id="rId82" Type="{RELS}image" Target="http://127.0.0.1:9/a.png"/>'
+            f'<Relationship Id="rId83" Type="{RELS}image" Target="//127.0.0.1/share/b.png"/>'))
+        add_shapes(parts, MASTER, picture_shape(982, "Remote", "rId82")
+                   + picture_shape(983, "Share", "rId83"))
+        parts["ppt/tags/tag1.xml"] = (f'<p:tagLst xmlns:p="{P}"><p:tag name="X" val="1"/>'
+                                      "</p:tagLst>").encode()
+        add_types(parts, '<Override PartName="/ppt/tags/tag1.xml" ContentType="application/'
+                         'vnd.openxmlformats-officedocument.presentationml.tags+xml"/>')
+
+    template = edited_template(base_template, tmp_path / "tags.pptx", edit)
+    stderr, package = build_on(template, note, tmp_path / "out.pptx")
+    assert "parts a deck does not need" not in stderr, stderr
+    links = [line for line in stderr.splitlines() if "external links" in line]
+    assert len(links) == 1 and ("(2 left out: //127.0.0.1/share/b.png, "
+                                "http://127.0.0.1:9/a.png)") in links[0], stderr
+    assert not [name for name in package.namelist() if "tags" in name]
+    assert b"127.0.0.1" not in package.read("ppt/slideMasters/_rels/slideMaster1.xml.rels")
+
+
+def assert_no_names_alike(package: zipfile.ZipFile) -> None:
+    folded = [name.casefold() for name in package.namelist()]
+    assert len(folded) == len(set(folded)), sorted(package.namelist())
+
+
+@pytest.mark.invalid_deck("case.pptx")
+def test_part_names_that_differ_in_case_alone_are_one_part(
+        tmp_path: Path, note: Path, base_template: Path) -> None:
+    """A layout stored among the slides in capitals (beside the sample slide slide1.xml)
+    goes to the layouts' folder; a theme THEME1.xml beside theme1.xml is carried under a
+    name of its own; [Content_Types].xml is no part to carry. No two names of the deck
+    differ in case alone and every slide part holds a slide."""
+    def edit(parts: dict[str, bytes]) -> None:
+        parts["ppt/slides/SLIDE1.xml"] = parts.pop(LAYOUT)
+        parts["ppt/slides/_rels/SLIDE1.xml.rels"] = parts.pop(
+            "ppt/slideLayouts/_rels/slideLayout1.xml.rels")
+        parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+            f"/{LAYOUT}".encode(), b"/ppt/slides/SLIDE1.xml")
+        rels = "ppt/slideMasters/_rels/slideMaster1.xml.rels"
+        parts[rels] = parts[rels].replace(b"../slideLayouts/slideLayout1.xml",
+                                          b"../slides/SLIDE1.xml")
+        parts["ppt/theme/THEME1.xml"] = parts["ppt/theme/theme1.xml"]
+        add_relationships(parts, "ppt/slides/SLIDE1.xml",
+                          f'<Relationship Id="rId90" Type="{RELS}theme" '
+                          'Target="../theme/THEME1.xml"/>')
+        add_relationships(parts, "ppt/presentation.xml",
+                          f'<Relationship Id="rId91" Type="{RELS}viewProps" '
+                          'Target="/[Content_Types].xml"/>')
+        add_types(parts, '<Override PartName="/[Content_Types].xml" ContentType="application/'
+                         'vnd.openxmlformats-officedocument.presentationml.viewProps+xml"/>')
+
+    template = edited_template(base_template, tmp_path / "case.pptx", edit)
+    stderr, package = build_on(template, note, tmp_path / "out.pptx")
+    assert_no_names_alike(package)
+    names = package.namelist()
+    assert names.count("[Content_Types].xml") == 1
+    themes = [name for name in names if "theme/" in name.casefold()]
+    assert themes and all(re.fullmatch(r"ppt/theme/(_rels/)?theme\d+\.xml(\.rels)?", name)
+                          for name in themes), themes
+    slides = [name for name in names if name.startswith("ppt/slides/")
+              and name.endswith(".xml")]
+    for name in slides:
+        assert package.read(name).count(b"<p:sld ") == 1, name
+    layouts = [name for name in names if re.fullmatch(r"ppt/slideLayouts/slideLayout\d+\.xml",
+                                                      name)]
+    assert len(layouts) == 11 and "[Content_Types].xml" in stderr
+    for name in layouts:
+        assert etree.fromstring(package.read(name)).tag == f"{{{P}}}sldLayout", name
