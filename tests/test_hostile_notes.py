@@ -496,14 +496,22 @@ def test_a_table_of_too_many_cells_is_refused_before_it_takes_the_memory(
 def test_markup_past_the_token_cap_is_refused_at_its_line(
         cli: Cli, write_md: WriteMd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         markdown: str, line: int) -> None:
-    monkeypatch.setattr(deckgen.parse, "MAX_NOTE_TOKENS", 60)
-    source = write_md(markdown)
+    refused_below_a_lowered_cap(
+        cli, write_md(markdown), line, tmp_path, monkeypatch, "MAX_NOTE_TOKENS", 60, 1000,
+        "the note has more than 60 pieces of markup (table cells, list items, emphasis, "
+        "links, runs of text), more than a deck can show; split it into several notes")
+
+
+def refused_below_a_lowered_cap(cli: Cli, source: Path, line: int, tmp_path: Path,
+                                monkeypatch: pytest.MonkeyPatch, cap: str, low: int,
+                                high: int, message: str) -> None:
+    """With parse's `cap` lowered to `low`, build and check refuse the note with `message`
+    at `line`, writing nothing; with it at `high`, the note builds."""
+    monkeypatch.setattr(deckgen.parse, cap, low)
     for command in (["build", source, "-o", tmp_path / "x.pptx"], ["check", source]):
-        one_error(cli(*command), f"{source}:{line}", "the note has more than 60 pieces of "
-                  "markup (table cells, list items, emphasis, links, runs of text), more than "
-                  "a deck can show; split it into several notes")
+        one_error(cli(*command), f"{source}:{line}", message)
     assert not (tmp_path / "x.pptx").exists()
-    monkeypatch.setattr(deckgen.parse, "MAX_NOTE_TOKENS", 1000)
+    monkeypatch.setattr(deckgen.parse, cap, high)
     assert cli("build", source, "-o", tmp_path / "x.pptx", "-q").code == 0
 
 
@@ -554,15 +562,11 @@ def test_other_lines_of_4_mb_of_punctuation_build_in_bounded_time(
 def test_looking_ahead_past_the_cap_is_refused_at_its_line(
         cli: Cli, write_md: WriteMd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         markdown: str, line: int) -> None:
-    monkeypatch.setattr(deckgen.parse, "MAX_LINK_LOOKAHEAD", 200)
-    source = write_md(markdown)
-    for command in (["build", source, "-o", tmp_path / "x.pptx"], ["check", source]):
-        one_error(cli(*command), f"{source}:{line}", "the note has more than 200 steps of "
-                  "looking for the ends of links and images (runs of unclosed `[`, `![` or "
-                  "`[a](`); escape the brackets (`\\[`) or split it into several notes")
-    assert not (tmp_path / "x.pptx").exists()
-    monkeypatch.setattr(deckgen.parse, "MAX_LINK_LOOKAHEAD", 100_000)
-    assert cli("build", source, "-o", tmp_path / "x.pptx", "-q").code == 0
+    refused_below_a_lowered_cap(
+        cli, write_md(markdown), line, tmp_path, monkeypatch, "MAX_LINK_LOOKAHEAD", 200,
+        100_000, "the note has more than 200 steps of looking for the ends of links and images "
+        "(runs of unclosed `[`, `![` or `[a](`); escape the brackets (`\\[`) or split it into "
+        "several notes")
 
 
 def test_links_in_a_long_lecture_look_ahead_far_less_than_the_cap() -> None:
