@@ -243,6 +243,14 @@ def entry() -> NoReturn:
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # from here on, as the signal's default
+    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+        # Stopped, cleaned up and said so: end here. Python's shutdown would run the
+        # finalizers of objects the signal interrupted half made (multiprocessing's among
+        # them), which print "Exception ignored" tracebacks after deckgen's last line.
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
     # Python's shutdown runs the cycle collector over every object still alive (the
     # modules, the build's caches): ~35 ms, a seventh of a short build, spent on memory the
     # system takes back anyway. Frozen objects are skipped (reference counting still runs).

@@ -495,7 +495,7 @@ def test_stale_temporaries_of_an_odd_name_are_removed(cli: Cli, write_md: WriteM
                                                       tmp_path: Path) -> None:
     """The glob was not escaped: "notes[1].pptx" never matched its own temporaries."""
     deck = tmp_path / "notes[1].pptx"
-    stale = tmp_path / ".notes[1].pptx.k1ll3d.tmp"
+    stale = tmp_path / ".notes[1].pptx.k1ll3dab.tmp"
     stale.write_bytes(b"left by a killed build")
     built(cli("build", write_md("## a\n"), "-o", deck), deck)
     assert stray_temporaries(tmp_path) == []
