@@ -107,6 +107,17 @@ def clean(stderr: str) -> None:
         assert bad not in stderr, stderr
 
 
+def placeholder_for_one(stderr: str, deck: Path, folder: Path, bad: str, good: str,
+                        *words: str) -> None:
+    """`bad` (the first picture of notes.md in `folder`) became a placeholder with one
+    warning at its line that says `words`; `good` was embedded without a word; nothing
+    printed by Python itself."""
+    warning_at(stderr, folder / "notes.md", PICTURE_LINE, bad, *words, "placeholder")
+    assert good not in stderr
+    clean(stderr)
+    assert pictures_in(deck) == 1
+
+
 def png_bytes(size: tuple[int, int], mode: str = "RGB") -> bytes:
     out = io.BytesIO()
     Image.new(mode, size).save(out, "PNG")
@@ -189,11 +200,7 @@ def test_an_svg_size_out_of_bounds_is_a_placeholder(tmp_path: Path, size: str,
         '<svg xmlns="http://www.w3.org/2000/svg" width="999999" height="0.02"/>',
         encoding="utf-8")
     result, deck = build(tmp_path, note("huge.svg", "fine.svg"))
-    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "huge.svg", words,
-               "placeholder")
-    assert "fine.svg" not in result.stderr
-    clean(result.stderr)
-    assert pictures_in(deck) == 1
+    placeholder_for_one(result.stderr, deck, tmp_path, "huge.svg", "fine.svg", words)
 
 
 @needs_cairosvg
@@ -285,11 +292,7 @@ def test_a_jpeg_whose_header_claims_more_pixels_than_it_holds(tmp_path: Path,
     (tmp_path / "liar.jpg").write_bytes(forged_jpeg((16, 16), (10000, 10000), **options))
     (tmp_path / "honest.jpg").write_bytes(forged_jpeg((16, 16), (16, 16), **options))
     result, deck = build(tmp_path, note("liar.jpg", "honest.jpg"))
-    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "liar.jpg", "10000×10000",
-               "placeholder")
-    assert "honest.jpg" not in result.stderr
-    clean(result.stderr)
-    assert pictures_in(deck) == 1
+    placeholder_for_one(result.stderr, deck, tmp_path, "liar.jpg", "honest.jpg", "10000×10000")
 
 
 @pytest.mark.parametrize("options", [{}, {"progressive": True, "optimize": True}],
@@ -304,11 +307,7 @@ def test_padding_after_the_end_of_a_jpeg_is_no_picture_data(tmp_path: Path,
     (tmp_path / "honest.jpg").write_bytes(
         forged_jpeg((16, 16), (16, 16), **options) + b"\0" * 2_000_000)
     result, deck = build(tmp_path, note("padded.jpg", "honest.jpg"))
-    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "padded.jpg",
-               "10000×10000", "placeholder")
-    assert "honest.jpg" not in result.stderr
-    clean(result.stderr)
-    assert pictures_in(deck) == 1
+    placeholder_for_one(result.stderr, deck, tmp_path, "padded.jpg", "honest.jpg", "10000×10000")
 
 
 def test_fill_bytes_before_a_jpeg_marker_are_skipped_quickly() -> None:
@@ -353,12 +352,8 @@ def test_a_picture_1_pixel_high_and_119_million_wide(tmp_path: Path) -> None:
     (tmp_path / "thin.png").write_bytes(png_bytes((2000, 1), "1"))  # a rule is kept
     result, deck, seconds = build_limited(tmp_path, note("line.png", "thin.png"))
     assert result.returncode == 0, result.stderr
-    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "line.png",
-               f"{width}×1 pixels", f"more than {images.MAX_SIDE_PIXELS:,} on a side",
-               "placeholder")
-    assert "thin.png" not in result.stderr
-    clean(result.stderr)
-    assert pictures_in(deck) == 1
+    placeholder_for_one(result.stderr, deck, tmp_path, "line.png", "thin.png",
+                        f"{width}×1 pixels", f"more than {images.MAX_SIDE_PIXELS:,} on a side")
     assert seconds < 20
 
 
@@ -376,11 +371,8 @@ def test_a_picture_that_needs_too_much_memory_to_decode(tmp_path: Path) -> None:
     (tmp_path / "small.png").write_bytes(png_bytes((20, 10)))
     result, deck, _ = build_limited(tmp_path, note("wide.webp", "small.png"))
     assert result.returncode == 0, result.stderr
-    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "wide.webp",
-               "16383×7000", "MB of memory to decode", "placeholder")
-    assert "small.png" not in result.stderr
-    clean(result.stderr)
-    assert pictures_in(deck) == 1
+    placeholder_for_one(result.stderr, deck, tmp_path, "wide.webp", "small.png",
+                        "16383×7000", "MB of memory to decode")
 
 
 def test_a_48_megapixel_photo_is_within_the_decoding_memory() -> None:
@@ -428,11 +420,7 @@ def test_an_svg_that_draws_too_long_is_stopped(tmp_path: Path,
     started = time.monotonic()
     result, deck = build(tmp_path, note("slow.svg", "quick.svg"))
     assert time.monotonic() - started < 8
-    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "slow.svg",
-               "took more than", "placeholder")
-    assert "quick.svg" not in result.stderr
-    clean(result.stderr)
-    assert pictures_in(deck) == 1
+    placeholder_for_one(result.stderr, deck, tmp_path, "slow.svg", "quick.svg", "took more than")
 
 
 @needs_cairosvg
@@ -482,11 +470,8 @@ def test_a_picture_inside_an_svg_is_held_to_the_pixel_cap(tmp_path: Path) -> Non
     (tmp_path / "small.svg").write_text(svg_embedding(png_bytes((20, 10))), encoding="utf-8")
     result, deck, _ = build_limited(tmp_path, note("bomb.svg", "small.svg"))
     assert result.returncode == 0, result.stderr
-    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "bomb.svg",
-               "embeds a picture that", f"{images.MAX_PIXELS:,}", "placeholder")
-    assert "small.svg" not in result.stderr
-    clean(result.stderr)
-    assert pictures_in(deck) == 1
+    placeholder_for_one(result.stderr, deck, tmp_path, "bomb.svg", "small.svg",
+                        "embeds a picture that", f"{images.MAX_PIXELS:,}")
 
 
 @needs_cairosvg
@@ -774,12 +759,8 @@ def test_a_jpeg_of_thousands_of_scans_is_refused_before_it_is_decoded(tmp_path: 
     (tmp_path / "scans.jpg").write_bytes(repeated)
     (tmp_path / "honest.jpg").write_bytes(honest)
     result, deck = build(tmp_path, note("scans.jpg", "honest.jpg"))
-    warning_at(result.stderr, tmp_path / "notes.md", PICTURE_LINE, "scans.jpg",
-               f"more than {images.MAX_JPEG_SCANS} scans",
-               "placeholder")
-    assert "honest.jpg" not in result.stderr
-    clean(result.stderr)
-    assert pictures_in(deck) == 1
+    placeholder_for_one(result.stderr, deck, tmp_path, "scans.jpg", "honest.jpg",
+                        f"more than {images.MAX_JPEG_SCANS} scans")
 
 
 def test_a_picture_with_a_colour_profile_gives_the_same_bytes_every_build(
