@@ -109,6 +109,14 @@ def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if "error" in line]
 
 
+def refused_leaving_the_deck(code: int, stderr: str, error: str, previous_deck: Path) -> None:
+    """The build failed with exactly this one error line, and the previous deck is as it
+    was."""
+    assert code == 1, stderr
+    assert stderr.strip() == f"deckgen: error: {error}"
+    assert previous_deck.read_bytes() == b"the previous deck"
+
+
 @pytest.fixture
 def note(tmp_path: Path) -> Path:
     path = tmp_path / "notes" / "talk.md"
@@ -582,10 +590,9 @@ def test_long_dotted_key_is_refused_within_bounds(tmp_path: Path, note: Path,
     theme.write_bytes(b'name = "x"\n' + line + b"\n")
     result = run_bounded("build", note, "-o", previous_deck, "--theme", theme,
                          memory=1024, seconds=30)
-    assert result.returncode == 1, result.stderr
-    assert result.stderr.strip() == (f"deckgen: error: {theme}:2: theme nests tables or "
-                                     f"arrays more than 16 deep")
-    assert previous_deck.read_bytes() == b"the previous deck"
+    refused_leaving_the_deck(result.returncode, result.stderr,
+                             f"{theme}:2: theme nests tables or arrays more than 16 deep",
+                             previous_deck)
 
 
 def test_dots_in_comments_and_strings_are_not_counted(tmp_path: Path, note: Path) -> None:
@@ -897,10 +904,9 @@ def test_doctype_in_a_template_part_is_refused(tmp_path: Path, note: Path,
 
     template = edited_template(base_template, tmp_path / "doctype.pptx", edit)
     result = run_main("build", note, "-o", previous_deck, "--template", template)
-    assert result.code == 1, result.stderr
-    assert result.stderr.strip() == (f"deckgen: error: {template}: template refused: part "
-                                      f"{part} has a DOCTYPE, which Office parts never have")
-    assert previous_deck.read_bytes() == b"the previous deck"
+    refused_leaving_the_deck(result.code, result.stderr,
+                             f"{template}: template refused: part {part} has a DOCTYPE, which "
+                             "Office parts never have", previous_deck)
 
 
 @pytest.mark.invalid_deck("out.pptx")
@@ -914,11 +920,10 @@ def test_master_without_its_content_type_is_a_clear_error(
 
     template = edited_template(base_template, tmp_path / "untyped.pptx", edit)
     result = run_main("build", note, "-o", previous_deck, "--template", template)
-    assert result.code == 1, result.stderr
-    assert result.stderr.strip() == (
-        f"deckgen: error: {template}: not a valid presentation: slide master {MASTER} "
-        "cannot be used (its content type is 'application/xml')")
-    assert previous_deck.read_bytes() == b"the previous deck"
+    refused_leaving_the_deck(result.code, result.stderr,
+                             f"{template}: not a valid presentation: slide master {MASTER} "
+                             "cannot be used (its content type is 'application/xml')",
+                             previous_deck)
 
 
 def test_part_names_in_content_types_match_without_regard_to_case(
@@ -1149,11 +1154,10 @@ def test_part_of_too_many_relationships_is_refused(
                                lambda parts: many_types_and_themes(parts, 10_001))
     result = run_bounded("build", note, "-o", previous_deck, "--template", template,
                          seconds=30)
-    assert result.returncode == 1, result.stderr
-    assert result.stderr.strip() == (
-        f"deckgen: error: {template}: template refused: part "
-        "ppt/slideMasters/_rels/slideMaster1.xml.rels has more than 10,000 relationships")
-    assert previous_deck.read_bytes() == b"the previous deck"
+    refused_leaving_the_deck(result.returncode, result.stderr,
+                             f"{template}: template refused: part ppt/slideMasters/_rels/"
+                             "slideMaster1.xml.rels has more than 10,000 relationships",
+                             previous_deck)
 
 
 def test_strict_relationship_attributes_are_unlinked_alike(
